@@ -1,0 +1,73 @@
+#pragma once
+// The bare-metal Platform: x86_64 in long mode, booted by QEMU with -kernel. Trivial operations (interrupt flag,
+// pause) are inline assembly here; the rest lives in backends/baremetal/src.
+
+#include <platypos/platform_types.hpp>
+
+#include <span>
+
+namespace platypos::baremetal {
+
+// Callee-saved registers live on the suspended context's stack; the context itself is its stack pointer.
+struct Context {
+  uptr rsp = 0;
+};
+
+struct IrqState {
+  u64 rflags;
+};
+
+inline constexpr u64 kRflagsIf = 1u << 9;
+
+struct BaremetalPlatform {
+  using Context = baremetal::Context;
+  using IrqState = baremetal::IrqState;
+
+  static CpuId current_cpu();
+  static u32 cpu_count();
+  static void cpu_relax() { __builtin_ia32_pause(); }
+
+  static IrqState irq_save() {
+    u64 flags;
+    asm volatile("pushfq; popq %0; cli" : "=r"(flags) : : "memory");
+    return IrqState{flags};
+  }
+  static void irq_restore(IrqState s) {
+    if (s.rflags & kRflagsIf) asm volatile("sti" : : : "memory");
+  }
+  static bool irq_enabled() {
+    u64 flags;
+    asm volatile("pushfq; popq %0" : "=r"(flags));
+    return (flags & kRflagsIf) != 0;
+  }
+
+  static void context_init(Context& ctx, void* stack, usize size, ContextEntry entry, void* arg);
+  static void context_switch(Context& from, Context& to);
+
+  static u64 now_ns();
+  static void timer_arm(u64 deadline_ns);
+  static void timer_cancel();
+  static void set_timer_handler(TimerHandler handler);
+
+  static void cpu_idle();
+  static void cpu_wake(CpuId cpu);
+
+  static std::span<const MemoryRange> boot_memory_map();
+  static void* phys_to_virt(u64 phys);
+
+  static void console_write(const char* s, usize n);
+
+  [[noreturn]] static void shutdown(ExitStatus status);
+
+  static usize backtrace(uptr* pcs, usize max);
+  static bool symbolize(uptr pc, char* buf, usize cap);
+
+  // No simulator on hardware: scheduling points cost nothing.
+  static void sched_point(SchedPoint) {}
+};
+
+}  // namespace platypos::baremetal
+
+namespace platypos {
+using PlatformImpl = baremetal::BaremetalPlatform;
+}

@@ -1,0 +1,82 @@
+// Task contexts on Boost.Context's fcontext (the low-level layer under boost::context::fiber): a switch is a
+// register save/restore and a stack-pointer swap, with no allocation and no exceptions.
+//
+// jump_fcontext() suspends the caller and hands the resumed side a transfer_t: the caller's new fcontext and a data
+// pointer. We pass a SwitchRecord so the resumed side can store the caller's fcontext into the caller's Context.
+
+#include <platypos/base/assert.hpp>
+#include <platypos/platform.hpp>
+
+#include <boost/context/detail/fcontext.hpp>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define PLATYPOS_ASAN_FIBERS 1
+#endif
+
+namespace platypos::hosted {
+namespace {
+
+namespace bctx = boost::context::detail;
+
+struct SwitchRecord {
+  Context* from;
+  Context* to;
+};
+
+void before_switch([[maybe_unused]] Context& from, [[maybe_unused]] Context& to) {
+#if PLATYPOS_ASAN_FIBERS
+  __sanitizer_start_switch_fiber(&from.asan_fake_stack, to.stack_base, to.stack_size);
+#endif
+}
+
+// Runs on the resumed side. `self` is the context now running, `rec` the switch that resumed it.
+void after_switch(bctx::transfer_t t, [[maybe_unused]] Context& self) {
+  auto* rec = static_cast<SwitchRecord*>(t.data);
+  rec->from->handle = t.fctx;
+#if PLATYPOS_ASAN_FIBERS
+  const void* old_bottom = nullptr;
+  usize old_size = 0;
+  __sanitizer_finish_switch_fiber(self.asan_fake_stack, &old_bottom, &old_size);
+  // The thread's own stack is only known once we have left it: remember it for the way back.
+  if (rec->from->stack_base == nullptr) {
+    rec->from->stack_base = const_cast<void*>(old_bottom);
+    rec->from->stack_size = old_size;
+  }
+#endif
+}
+
+void trampoline(bctx::transfer_t t) {
+  Context& self = *static_cast<SwitchRecord*>(t.data)->to;
+  after_switch(t, self);
+  self.entry(self.arg);
+  PLATYPOS_PANIC("context entry {} returned; a context must switch away for good instead",
+                 reinterpret_cast<const void*>(self.entry));
+}
+
+}  // namespace
+
+void HostedPlatform::context_init(Context& ctx, void* stack, usize size, ContextEntry entry, void* arg) {
+  PLATYPOS_ASSERT(stack != nullptr && size >= 4096, "context stack too small: {} bytes", size);
+  PLATYPOS_ASSERT(entry != nullptr, "context without an entry function");
+  auto* top = static_cast<char*>(stack) + size;
+  ctx = Context{};
+  ctx.entry = entry;
+  ctx.arg = arg;
+  ctx.stack_base = stack;
+  ctx.stack_size = size;
+  ctx.handle = bctx::make_fcontext(top, size, &trampoline);
+}
+
+void HostedPlatform::context_switch(Context& from, Context& to) {
+  PLATYPOS_ASSERT(to.handle != nullptr, "switching to a context that is running or was never initialized");
+  PLATYPOS_ASSERT(&from != &to, "switching a context to itself");
+  SwitchRecord rec{&from, &to};
+  void* target = to.handle;
+  to.handle = nullptr;  // running now: nobody may switch to it until it suspends again
+  before_switch(from, to);
+  bctx::transfer_t t = bctx::jump_fcontext(target, &rec);
+  after_switch(t, from);
+}
+
+}  // namespace platypos::hosted

@@ -1,0 +1,19 @@
+#include <platypos/mm/memory_map.hpp>
+
+namespace platypos {
+
+const char* memory_type_name(MemoryType t) {
+  switch (t) {
+    case MemoryType::free_ram: return "free RAM";
+    case MemoryType::acpi_reclaimable: return "ACPI reclaimable";
+    case MemoryType::boot_module: return "boot module";
+    case MemoryType::kernel_image: return "kernel image";
+    case MemoryType::reserved: return "reserved";
+    case MemoryType::acpi_nvs: return "ACPI NVS";
+    case MemoryType::peripheral: return "peripheral";
+    case MemoryType::bad_memory: return "bad memory";
+  }
+  return "unknown";
+}
+
+}  // namespace platypos
