@@ -12,6 +12,13 @@ const char* memory_type_name(MemoryType t) {
     case MemoryType::acpi_nvs: return "ACPI NVS";
     case MemoryType::peripheral: return "peripheral";
     case MemoryType::bad_memory: return "bad memory";
+    case MemoryType::pool_bookkeeping: return "pool bookkeeping";
+    case MemoryType::buddy_metadata: return "buddy metadata";
+    case MemoryType::buddy: return "buddy allocator";
+    case MemoryType::page_tables: return "page tables";
+    case MemoryType::smp_trampoline: return "SMP trampoline";
+    case MemoryType::kernel_data: return "kernel data";
+    case MemoryType::allocated: return "allocated";
   }
   return "unknown";
 }
