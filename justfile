@@ -6,10 +6,11 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default:
     @just --list --unsorted
 
-# Build both trees: hosted (build/hosted) and bare-metal kernel (build/baremetal)
+# Build every tree: hosted (build/hosted), bare-metal kernel (build/baremetal), libFuzzer targets (build/fuzz)
 build:
     @just _build hosted
     @just _build baremetal
+    @just _build fuzz
 
 # Build both trees, then run every test (unit, link checks, ...) through ctest
 test: build
@@ -19,6 +20,20 @@ test: build
 test-asan:
     @just _build hosted-asan
     ctest --preset hosted-asan
+
+# Run every libFuzzer target for SECONDS each, keeping a corpus in build/fuzz/corpus/
+fuzz seconds="60":
+    @just _build fuzz
+    for f in buddy range_pool; do \
+      mkdir -p build/fuzz/corpus/$f; \
+      tools/run_fuzzer.sh build/fuzz $f {{seconds}} build/fuzz/corpus/$f; \
+    done
+
+# Run the benchmarks (hosted-release build); FILTER is a Google Benchmark regex
+bench filter=".":
+    @just _build hosted-release
+    mkdir -p results
+    build/hosted-release/bench/platypos_bench_mm --benchmark_filter='{{filter}}' --benchmark_out=results/mm.json --benchmark_out_format=json --platypos_summary=results/mm.md
 
 # Reformat every C++ source with .clang-format
 fmt:

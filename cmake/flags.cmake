@@ -29,6 +29,15 @@ if(PLATYPOS_SANITIZE)
   target_link_options(platypos_common_flags INTERFACE ${_platypos_san_flags})
 endif()
 
+# The fuzz preset instruments everything for coverage; only the fuzzer executables link libFuzzer's main.
+option(PLATYPOS_FUZZ "Build the libFuzzer targets (clang only; preset `fuzz`)" OFF)
+if(PLATYPOS_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "PLATYPOS_FUZZ needs clang (libFuzzer); use the `fuzz` preset")
+  endif()
+  target_compile_options(platypos_common_flags INTERFACE -fsanitize=fuzzer-no-link)
+endif()
+
 add_library(platypos_kernel_flags INTERFACE)
 target_link_libraries(platypos_kernel_flags INTERFACE platypos_common_flags)
 target_compile_options(platypos_kernel_flags INTERFACE

@@ -11,7 +11,6 @@ namespace platypos::hosted {
 
 struct CpuState {
   CpuId id = 0;
-  bool irq_enabled = true;  // only the CPU's own thread touches it
 
   // Idle/wake and the one-shot timer. A wake-up sent before the CPU idles stays pending.
   std::mutex mu;

@@ -25,6 +25,8 @@
 namespace platypos::hosted {
 
 SchedHook g_sched_hook = nullptr;
+__thread CpuId t_cpu_id = 0;
+__thread bool t_irq_enabled = true;
 
 namespace {
 thread_local CpuState t_fallback_cpu;
@@ -35,18 +37,21 @@ std::mutex g_cpus_mu;
 CpuState* g_cpus = nullptr;
 u32 g_cpu_count = 0;
 
-void fire_timer(CpuState& cpu, u64 now) {
+void fire_timer(u64 now) {
   TimerHandler h = g_timer_handler.load(std::memory_order_acquire);
   if (h == nullptr) return;
-  const bool was = cpu.irq_enabled;
-  cpu.irq_enabled = false;  // handlers run in "interrupt context"
+  const IrqState was = HostedPlatform::irq_save();  // handlers run in "interrupt context"
   h(now);
-  cpu.irq_enabled = was;
+  HostedPlatform::irq_restore(was);
 }
 }  // namespace
 
 CpuState& this_cpu() { return t_cpu != nullptr ? *t_cpu : t_fallback_cpu; }
-void attach_cpu(CpuState* cpu) { t_cpu = cpu; }
+void attach_cpu(CpuState* cpu) {
+  t_cpu = cpu;
+  t_cpu_id = cpu != nullptr ? cpu->id : 0;
+  t_irq_enabled = true;
+}
 
 void register_cpus(CpuState* cpus, u32 count) {
   std::lock_guard g(g_cpus_mu);
@@ -69,8 +74,6 @@ void console_flush_all() {
   console_logger().flush();
 }
 
-CpuId HostedPlatform::current_cpu() { return this_cpu().id; }
-
 u32 HostedPlatform::cpu_count() {
   Machine* m = Machine::current();
   return m != nullptr ? m->cpu_count() : 1;
@@ -80,17 +83,6 @@ void HostedPlatform::cpu_relax() {
   sched_point(SchedPoint::spin_wait);
   _mm_pause();
 }
-
-HostedPlatform::IrqState HostedPlatform::irq_save() {
-  CpuState& c = this_cpu();
-  IrqState s{c.irq_enabled};
-  c.irq_enabled = false;
-  return s;
-}
-
-void HostedPlatform::irq_restore(IrqState s) { this_cpu().irq_enabled = s.was_enabled; }
-
-bool HostedPlatform::irq_enabled() { return this_cpu().irq_enabled; }
 
 u64 HostedPlatform::now_ns() {
   timespec ts;
@@ -128,7 +120,7 @@ void HostedPlatform::cpu_idle() {
       if (now >= c.timer_deadline) {
         c.timer_deadline = 0;
         lk.unlock();
-        fire_timer(c, now);
+        fire_timer(now);
         return;
       }
       // CLOCK_MONOTONIC and steady_clock are the same clock on Linux.

@@ -1,3 +1,4 @@
+#include <platypos/mm/boot_memory.hpp>
 #include <platypos/mm/range_pool.hpp>
 
 #include <gtest/gtest.h>
@@ -284,6 +285,42 @@ TEST(RangePool, Qemu3GOnQ35HasTheHoleBelow4GiB) {
   EXPECT_EQ(free.back().base, 0x100000000ull);  // RAM continues above 4 GiB
   EXPECT_EQ(free.back().end(), 0x100000000ull + 0x40000000ull);
   EXPECT_EQ(free[free.size() - 2].end(), 0x7ffdf000ull);  // below the hole
+}
+
+}  // namespace
+}  // namespace platypos
+
+namespace platypos {
+namespace {
+
+TEST(BootMemory, QemuMapIntoTheBuddyAllocator) {
+  const auto boot = test::load_e820_fixture("qemu-7.2-q35-3G.txt");
+  test::TestMemory mem(5 * GiB);  // covers RAM up to 0x140000000
+  RangePool pool(mem.map());
+  ASSERT_TRUE(pool.init(boot).has_value());
+  const u64 free_before = pool.total_bytes(MemoryType::free_ram);
+  BuddyAllocator::Region regions[8];
+  BuddyAllocator buddy(mem.map(), regions);
+  auto h = hand_free_ram_to_buddy(pool, buddy, 8);
+  ASSERT_TRUE(h.has_value());
+  EXPECT_EQ(h->regions, 3u);  // below 640 KiB, below the hole, above 4 GiB
+  EXPECT_EQ(h->managed_bytes + h->metadata_bytes, free_before);
+  EXPECT_EQ(buddy.free_bytes(), h->managed_bytes);
+  EXPECT_EQ(pool.total_bytes(MemoryType::buddy), h->managed_bytes);
+  EXPECT_EQ(pool.total_bytes(MemoryType::free_ram), 0u);
+  // Bookkeeping overhead: pool nodes plus buddy state, against managed memory, below 0.2%.
+  const double overhead = static_cast<double>(h->metadata_bytes + pool.bookkeeping_pages() * kPageSize) /
+                          static_cast<double>(h->managed_bytes);
+  EXPECT_LT(overhead, 0.002);
+  EXPECT_TRUE(buddy.check_invariants());
+  EXPECT_TRUE(pool.check_invariants());
+  // Not enough region slots: refused before anything changes.
+  RangePool pool2(mem.map());
+  ASSERT_TRUE(pool2.init(boot).has_value());
+  BuddyAllocator::Region two[2];
+  BuddyAllocator small(mem.map(), two);
+  EXPECT_EQ(hand_free_ram_to_buddy(pool2, small, 2).error(), Error::no_resources);
+  EXPECT_EQ(pool2.total_bytes(MemoryType::buddy), 0u);
 }
 
 }  // namespace

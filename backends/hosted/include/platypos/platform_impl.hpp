@@ -26,6 +26,13 @@ struct IrqState {
   bool was_enabled;
 };
 
+// The identity and interrupt flag of the simulated CPU the calling OS thread is running as. Plain __thread
+// variables (no C++ thread_local wrapper calls), so current_cpu() and irq_save() are single instructions. A thread
+// that is not a Machine's CPU is CPU 0 with interrupts enabled. In sim mode the simulator swaps them whenever it
+// switches simulated CPUs on its one thread.
+extern __thread CpuId t_cpu_id;
+extern __thread bool t_irq_enabled;
+
 // Installed while the deterministic simulator drives the CPUs: every scheduling point calls it. A plain pointer: it
 // only changes while no simulated CPU runs. Null in threads mode, where a scheduling point is one untaken branch.
 using SchedHook = void (*)(SchedPoint p);
@@ -35,13 +42,17 @@ struct HostedPlatform {
   using Context = hosted::Context;
   using IrqState = hosted::IrqState;
 
-  static CpuId current_cpu();
+  static CpuId current_cpu() { return t_cpu_id; }
   static u32 cpu_count();
   static void cpu_relax();
 
-  static IrqState irq_save();
-  static void irq_restore(IrqState s);
-  static bool irq_enabled();
+  static IrqState irq_save() {
+    IrqState s{t_irq_enabled};
+    t_irq_enabled = false;
+    return s;
+  }
+  static void irq_restore(IrqState s) { t_irq_enabled = s.was_enabled; }
+  static bool irq_enabled() { return t_irq_enabled; }
 
   static void context_init(Context& ctx, void* stack, usize size, ContextEntry entry, void* arg);
   static void context_switch(Context& from, Context& to);

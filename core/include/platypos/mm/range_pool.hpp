@@ -88,6 +88,7 @@ class RangePool {
   usize free_node_count() const { return free_count_; }
   u64 bookkeeping_pages() const { return bookkeeping_pages_; }
   bool initialized() const { return head_ != nullptr; }
+  const DirectMap& direct_map() const { return map_; }
 
   // Verifies every invariant above; prints the first violation on the console and returns false.
   bool check_invariants() const;

@@ -1,0 +1,121 @@
+#include "bench_main.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+
+namespace platypos::bench {
+
+std::vector<Ratio>& ratios() {
+  static std::vector<Ratio> r;
+  return r;
+}
+
+namespace {
+
+// Prints to the console as usual and remembers each result's time per iteration (ns) and counters.
+class CollectingReporter : public benchmark::ConsoleReporter {
+ public:
+  struct Row {
+    double ns;
+    std::map<std::string, double> counters;
+  };
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& r : runs) {
+      if (r.error_occurred || r.run_type == Run::RT_Aggregate) continue;
+      Row row;
+      row.ns = r.GetAdjustedRealTime() * multiplier(r.time_unit);
+      for (const auto& [k, c] : r.counters) row.counters[k] = c.value;
+      order_.push_back(r.benchmark_name());
+      rows_[r.benchmark_name()] = row;
+    }
+  }
+  const std::map<std::string, Row>& rows() const { return rows_; }
+  const std::vector<std::string>& order() const { return order_; }
+
+ private:
+  static double multiplier(benchmark::TimeUnit u) {
+    switch (u) {
+      case benchmark::kNanosecond: return 1;
+      case benchmark::kMicrosecond: return 1e3;
+      case benchmark::kMillisecond: return 1e6;
+      case benchmark::kSecond: return 1e9;
+    }
+    return 1;
+  }
+  std::map<std::string, Row> rows_;
+  std::vector<std::string> order_;
+};
+
+std::string human(double ns) {
+  char buf[32];
+  if (ns < 1e3) {
+    std::snprintf(buf, sizeof buf, "%.1f ns", ns);
+  } else if (ns < 1e6) {
+    std::snprintf(buf, sizeof buf, "%.2f us", ns / 1e3);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.2f ms", ns / 1e6);
+  }
+  return buf;
+}
+
+}  // namespace
+}  // namespace platypos::bench
+
+int main(int argc, char** argv) {
+  using namespace platypos::bench;
+  std::string summary;
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--platypos_summary=", 19) == 0) {
+      summary = argv[i] + 19;
+    } else {
+      args.push_back(argv[i]);
+    }
+  }
+  int n = static_cast<int>(args.size());
+  benchmark::Initialize(&n, args.data());
+  if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 2;
+  CollectingReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+
+  const auto& rows = reporter.rows();
+  std::string table = "| ratio | value |\n|---|---|\n";
+  bool any = false;
+  for (const Ratio& r : ratios()) {
+    auto a = rows.find(r.numerator), b = rows.find(r.denominator);
+    if (a == rows.end() || b == rows.end() || b->second.ns <= 0) continue;
+    if (!any) std::printf("\nSide by side (same run):\n");
+    any = true;
+    const double v = a->second.ns / b->second.ns;
+    std::printf("  %-52s %8.3fx  (%s / %s)\n", r.label.c_str(), v, human(a->second.ns).c_str(),
+                human(b->second.ns).c_str());
+    char line[256];
+    std::snprintf(line, sizeof line, "| %s | %.3fx (%s / %s) |\n", r.label.c_str(), v, human(a->second.ns).c_str(),
+                  human(b->second.ns).c_str());
+    table += line;
+  }
+  if (!summary.empty()) {
+    std::ofstream out(summary);
+    out << "| benchmark | time per iteration | counters |\n|---|---|---|\n";
+    for (const std::string& name : reporter.order()) {
+      const auto& row = rows.at(name);
+      out << "| `" << name << "` | " << human(row.ns) << " | ";
+      bool first = true;
+      for (const auto& [k, v] : row.counters) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%s%s=%.4g", first ? "" : ", ", k.c_str(), v);
+        out << buf;
+        first = false;
+      }
+      out << " |\n";
+    }
+    if (any) out << "\n" << table;
+  }
+  return 0;
+}
