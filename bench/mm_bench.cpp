@@ -198,8 +198,7 @@ PLATYPOS_BENCH_RATIO("buddy order-4 alloc+free (steady) / malloc 4 KiB", "BM_Bud
 PLATYPOS_BENCH_RATIO("buddy order-0 alloc+free (fresh) / malloc 4 KiB", "BM_BuddyAllocFree/order:0/steady:0",
                      "BM_MallocFree/4096");
 PLATYPOS_BENCH_RATIO("slab 64 B alloc+free / malloc 64 B", "BM_SlabAllocFree64", "BM_MallocFree/64");
-PLATYPOS_BENCH_RATIO("kernel heap make+destroy 64 B / malloc 64 B", "BM_KernelHeapMakeDestroy64",
-                     "BM_MallocFree/64");
+PLATYPOS_BENCH_RATIO("kernel heap make+destroy 64 B / malloc 64 B", "BM_KernelHeapMakeDestroy64", "BM_MallocFree/64");
 
 }  // namespace
 }  // namespace platypos

@@ -32,8 +32,8 @@ class Input {
   __builtin_printf("fuzz check failed: %s\n", what);
   __builtin_trap();
 }
-#define PLATYPOS_FUZZ_CHECK(cond) \
-  do {                            \
+#define PLATYPOS_FUZZ_CHECK(cond)               \
+  do {                                          \
     if (!(cond)) ::platypos::fuzz::fail(#cond); \
   } while (0)
 
