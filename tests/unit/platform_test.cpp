@@ -19,6 +19,7 @@ struct NoClock {
   static void cpu_relax();
   static IrqState irq_save();
   static void irq_restore(IrqState);
+  static void irq_enable();
   static bool irq_enabled();
   static void context_init(Context&, void*, usize, ContextEntry, void*);
   static void context_switch(Context&, Context&);

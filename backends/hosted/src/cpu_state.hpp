@@ -1,5 +1,6 @@
 #pragma once
-// Per-simulated-CPU state of the hosted backend (internal to backends/hosted).
+// Internal to backends/hosted: per-CPU state of threads mode, and the pieces platform.cpp, machine.cpp and sim.cpp
+// share.
 
 #include <platypos/platform.hpp>
 
@@ -9,6 +10,8 @@
 
 namespace platypos::hosted {
 
+class SimMachine;
+
 struct CpuState {
   CpuId id = 0;
 
@@ -16,7 +19,9 @@ struct CpuState {
   std::mutex mu;
   std::condition_variable cv;
   bool wake_pending = false;
-  u64 timer_deadline = 0;  // 0: not armed
+  u64 timer_deadline = 0;      // 0: not armed
+  u64 signaled_deadline = 0;   // the deadline the timer thread already flagged
+  u32* sched_flags = nullptr;  // &t_sched_flags of the thread running this CPU
 
   std::string console_line;  // console text up to the next newline
 };
@@ -25,9 +30,18 @@ struct CpuState {
 CpuState& this_cpu();
 // Makes the calling thread run as `cpu` (nullptr: detach).
 void attach_cpu(CpuState* cpu);
+// Registers the CPUs of the running Machine (nullptr, 0: none).
+void register_cpus(CpuState* cpus, u32 count);
+CpuState* registered_cpu(CpuId id);
+u32 registered_cpu_count();
 // Writes out every CPU's unfinished console line and flushes the log sinks.
 void console_flush_all();
-// Registers/unregisters CPUs whose console lines console_flush_all() must see.
-void register_cpus(CpuState* cpus, u32 count);
+// Runs the timer handler in interrupt context (interrupts off around it).
+void fire_timer(u64 now);
+// Threads mode: fires this CPU's timer if its deadline has passed.
+void deliver_due_timer(CpuState& c);
+
+// The running simulation, or nullptr (threads mode).
+extern SimMachine* g_sim;
 
 }  // namespace platypos::hosted

@@ -1,60 +1,47 @@
+// Threads mode: hosted::Machine, and its CPUs' idle/wake and timers.
+
 #include "cpu_state.hpp"
 
 #include <platypos/base/assert.hpp>
-#include <platypos/base/units.hpp>
 #include <platypos/hosted/machine.hpp>
 
 #include <pthread.h>
 #include <sched.h>
-#include <sys/mman.h>
 
 #include <atomic>
-#include <thread>
+#include <chrono>
 
 namespace platypos::hosted {
 namespace {
 std::atomic<Machine*> g_machine{nullptr};
 }
 
-std::vector<MemoryRange> synthetic_memory_map(u64 bytes) {
-  std::vector<MemoryRange> map;
-  if (bytes == 0) return map;
-  auto add = [&](u64 base, u64 end, MemoryType t) {
-    if (end > bytes) end = bytes;
-    if (base < end) map.push_back({base, end - base, t});
-  };
-  add(0, 0x1000, MemoryType::reserved);  // like a PC's real-mode IVT/BDA page: never hand out physical 0
-  add(0x1000, 0x9f000, MemoryType::free_ram);
-  add(0x9f000, 0x100000, MemoryType::reserved);  // EBDA, VGA, option ROMs, BIOS
-  add(0x100000, bytes, MemoryType::free_ram);
-  return map;
-}
-
-Machine::Machine(const MachineConfig& config) : config_(config) {
+Machine::Machine(const MachineConfig& config) : config_(config), memory_(config.memory_bytes) {
   PLATYPOS_ASSERT(config.cpus >= 1 && config.cpus <= kMaxCpus, "machine with {} cpus (1..{})", config.cpus, kMaxCpus);
-  if (config.memory_bytes > 0) {
-    void* p =
-        mmap(nullptr, config.memory_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    PLATYPOS_ASSERT(p != MAP_FAILED, "cannot map {} bytes of simulated memory", config.memory_bytes);
-    memory_ = static_cast<std::byte*>(p);
-    map_ = synthetic_memory_map(config.memory_bytes);
-  }
+  PLATYPOS_ASSERT(g_sim == nullptr, "a hosted::Machine cannot run while a SimMachine exists");
   Machine* expected = nullptr;
   PLATYPOS_ASSERT(g_machine.compare_exchange_strong(expected, this), "only one hosted::Machine may exist at a time");
+  // The CPUs exist from the start, so wake-ups sent before run() (a spawn during set-up) are kept pending.
+  cpus_ = std::make_unique<CpuState[]>(config.cpus);
+  for (u32 i = 0; i < config.cpus; ++i) cpus_[i].id = i;
+  register_cpus(cpus_.get(), config.cpus);
 }
 
 Machine::~Machine() {
+  register_cpus(nullptr, 0);
   g_machine.store(nullptr);
-  if (memory_ != nullptr) munmap(memory_, config_.memory_bytes);
 }
 
 Machine* Machine::current() { return g_machine.load(std::memory_order_acquire); }
 
 void Machine::run(const std::function<void(CpuId)>& fn) {
   const u32 n = config_.cpus;
-  auto cpus = std::make_unique<CpuState[]>(n);
-  for (u32 i = 0; i < n; ++i) cpus[i].id = i;
-  register_cpus(cpus.get(), n);
+  CpuState* cpus = cpus_.get();
+  {
+    std::lock_guard g(timer_mu_);
+    timer_stop_ = false;
+  }
+  std::thread timer([this] { timer_thread_main(); });
   const unsigned host_cores = std::thread::hardware_concurrency();
   std::vector<std::thread> threads;
   threads.reserve(n);
@@ -72,8 +59,51 @@ void Machine::run(const std::function<void(CpuId)>& fn) {
     });
   }
   for (auto& t : threads) t.join();
+  {
+    std::lock_guard g(timer_mu_);
+    timer_stop_ = true;
+  }
+  timer_cv_.notify_all();
+  timer.join();
   console_flush_all();
-  register_cpus(nullptr, 0);
+}
+
+void Machine::timer_changed() {
+  {
+    std::lock_guard g(timer_mu_);
+    ++timer_epoch_;
+  }
+  timer_cv_.notify_all();
+}
+
+// Raises the timer flag of each CPU whose deadline has passed (once per deadline), then sleeps until the next one
+// or until a timer changes. A CPU in cpu_idle() handles its own deadline; the flag is for busy CPUs, which take the
+// interrupt at their next scheduling point.
+void Machine::timer_thread_main() {
+  std::unique_lock lk(timer_mu_);
+  while (!timer_stop_) {
+    const u64 now = HostedPlatform::now_ns();
+    u64 next = 0;
+    for (u32 i = 0; i < registered_cpu_count(); ++i) {
+      CpuState& c = *registered_cpu(i);
+      std::lock_guard g(c.mu);
+      if (c.timer_deadline == 0 || c.signaled_deadline == c.timer_deadline) continue;
+      if (c.timer_deadline <= now) {
+        c.signaled_deadline = c.timer_deadline;
+        if (c.sched_flags != nullptr) __atomic_fetch_or(c.sched_flags, kSchedFlagTimer, __ATOMIC_RELEASE);
+        c.cv.notify_one();
+      } else if (next == 0 || c.timer_deadline < next) {
+        next = c.timer_deadline;
+      }
+    }
+    const u64 epoch = timer_epoch_;
+    auto changed = [&] { return timer_stop_ || timer_epoch_ != epoch; };
+    if (next == 0) {
+      timer_cv_.wait(lk, changed);
+    } else {
+      timer_cv_.wait_until(lk, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(next)), changed);
+    }
+  }
 }
 
 }  // namespace platypos::hosted

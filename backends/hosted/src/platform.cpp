@@ -1,11 +1,12 @@
-// HostedPlatform: the Platform API on Linux, threads mode. Sim mode (one OS thread, seeded interleavings) plugs in
-// through g_sim_active / sim_sched_point.
+// HostedPlatform: the Platform API on Linux. Each function serves the running SimMachine when there is one (sim
+// mode, single OS thread) and threads mode otherwise.
 
 #include "cpu_state.hpp"
 
 #include <platypos/base/assert.hpp>
 #include <platypos/hosted/console.hpp>
 #include <platypos/hosted/machine.hpp>
+#include <platypos/hosted/sim_machine.hpp>
 
 #include <dlfcn.h>
 #include <execinfo.h>
@@ -24,11 +25,12 @@
 
 namespace platypos::hosted {
 
-SchedHook g_sched_hook = nullptr;
 __thread CpuId t_cpu_id = 0;
 __thread bool t_irq_enabled = true;
+__thread u32 t_sched_flags = 0;
 
 namespace {
+SchedHook g_sched_hook = nullptr;
 thread_local CpuState t_fallback_cpu;
 thread_local CpuState* t_cpu = nullptr;
 std::atomic<TimerHandler> g_timer_handler{nullptr};
@@ -36,21 +38,59 @@ std::atomic<TimerHandler> g_timer_handler{nullptr};
 std::mutex g_cpus_mu;
 CpuState* g_cpus = nullptr;
 u32 g_cpu_count = 0;
+}  // namespace
+
+void install_sched_hook(SchedHook hook) {
+  g_sched_hook = hook;
+  if (hook != nullptr) {
+    __atomic_fetch_or(&t_sched_flags, kSchedFlagHook, __ATOMIC_RELAXED);
+  } else {
+    __atomic_fetch_and(&t_sched_flags, ~kSchedFlagHook, __ATOMIC_RELAXED);
+  }
+}
+
+void sched_point_slow(SchedPoint p) {
+  if (g_sched_hook != nullptr) {
+    g_sched_hook(p);
+    return;
+  }
+  // Threads mode: a timer interrupt is pending. It stays pending while interrupts are off (irq_restore delivers it).
+  if ((__atomic_load_n(&t_sched_flags, __ATOMIC_ACQUIRE) & kSchedFlagTimer) != 0 && t_irq_enabled) {
+    __atomic_fetch_and(&t_sched_flags, ~kSchedFlagTimer, __ATOMIC_RELAXED);
+    deliver_due_timer(this_cpu());
+  }
+}
 
 void fire_timer(u64 now) {
   TimerHandler h = g_timer_handler.load(std::memory_order_acquire);
   if (h == nullptr) return;
   const IrqState was = HostedPlatform::irq_save();  // handlers run in "interrupt context"
   h(now);
-  HostedPlatform::irq_restore(was);
+  t_irq_enabled = was.was_enabled;
 }
-}  // namespace
+
+void deliver_due_timer(CpuState& c) {
+  u64 now = 0;
+  {
+    std::lock_guard g(c.mu);
+    if (c.timer_deadline == 0) return;
+    now = HostedPlatform::now_ns();
+    if (now < c.timer_deadline) return;
+    c.timer_deadline = 0;
+  }
+  fire_timer(now);
+}
 
 CpuState& this_cpu() { return t_cpu != nullptr ? *t_cpu : t_fallback_cpu; }
+
 void attach_cpu(CpuState* cpu) {
   t_cpu = cpu;
   t_cpu_id = cpu != nullptr ? cpu->id : 0;
   t_irq_enabled = true;
+  if (cpu != nullptr) {
+    std::lock_guard g(cpu->mu);
+    cpu->sched_flags = &t_sched_flags;
+  }
 }
 
 void register_cpus(CpuState* cpus, u32 count) {
@@ -59,10 +99,13 @@ void register_cpus(CpuState* cpus, u32 count) {
   g_cpu_count = count;
 }
 
+CpuState* registered_cpu(CpuId id) { return id < g_cpu_count ? &g_cpus[id] : nullptr; }
+u32 registered_cpu_count() { return g_cpu_count; }
+
 void console_flush_all() {
   auto emit_rest = [](CpuState& c) {
     if (!c.console_line.empty()) {
-      console_logger().info("{}", c.console_line);
+      emit_console_line(c.console_line);
       c.console_line.clear();
     }
   };
@@ -75,6 +118,7 @@ void console_flush_all() {
 }
 
 u32 HostedPlatform::cpu_count() {
+  if (g_sim != nullptr) return g_sim->config().cpus;
   Machine* m = Machine::current();
   return m != nullptr ? m->cpu_count() : 1;
 }
@@ -85,18 +129,39 @@ void HostedPlatform::cpu_relax() {
 }
 
 u64 HostedPlatform::now_ns() {
+  if (g_sim != nullptr) return g_sim->now();
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<u64>(ts.tv_sec) * 1'000'000'000u + static_cast<u64>(ts.tv_nsec);
 }
 
+void HostedPlatform::delay_ns(u64 ns) {
+  if (g_sim != nullptr) {
+    g_sim->delay(ns);
+    return;
+  }
+  const u64 end = now_ns() + ns;
+  while (now_ns() < end) cpu_relax();
+}
+
 void HostedPlatform::timer_arm(u64 deadline_ns) {
+  if (g_sim != nullptr) {
+    g_sim->timer_arm(deadline_ns);
+    return;
+  }
   CpuState& c = this_cpu();
-  std::lock_guard g(c.mu);
-  c.timer_deadline = deadline_ns == 0 ? 1 : deadline_ns;
+  {
+    std::lock_guard g(c.mu);
+    c.timer_deadline = deadline_ns == 0 ? 1 : deadline_ns;
+  }
+  if (Machine* m = Machine::current()) m->timer_changed();
 }
 
 void HostedPlatform::timer_cancel() {
+  if (g_sim != nullptr) {
+    g_sim->timer_cancel();
+    return;
+  }
   CpuState& c = this_cpu();
   std::lock_guard g(c.mu);
   c.timer_deadline = 0;
@@ -104,9 +169,14 @@ void HostedPlatform::timer_cancel() {
 
 void HostedPlatform::set_timer_handler(TimerHandler handler) {
   g_timer_handler.store(handler, std::memory_order_release);
+  if (g_sim != nullptr) g_sim->set_timer_handler(handler);
 }
 
 void HostedPlatform::cpu_idle() {
+  if (g_sim != nullptr) {
+    g_sim->idle();
+    return;
+  }
   sched_point(SchedPoint::idle);
   CpuState& c = this_cpu();
   std::unique_lock lk(c.mu);
@@ -120,6 +190,7 @@ void HostedPlatform::cpu_idle() {
       if (now >= c.timer_deadline) {
         c.timer_deadline = 0;
         lk.unlock();
+        __atomic_fetch_and(&t_sched_flags, ~kSchedFlagTimer, __ATOMIC_RELAXED);
         fire_timer(now);
         return;
       }
@@ -132,6 +203,10 @@ void HostedPlatform::cpu_idle() {
 }
 
 void HostedPlatform::cpu_wake(CpuId cpu) {
+  if (g_sim != nullptr) {
+    g_sim->wake(cpu);
+    return;
+  }
   CpuState* target = nullptr;
   {
     std::lock_guard g(g_cpus_mu);
@@ -151,27 +226,35 @@ void HostedPlatform::cpu_wake(CpuId cpu) {
   target->cv.notify_one();
 }
 
+namespace {
+const PhysicalMemory* active_memory() {
+  if (g_sim != nullptr) return &g_sim->memory();
+  if (Machine* m = Machine::current()) return &m->memory();
+  return nullptr;
+}
+}  // namespace
+
 std::span<const MemoryRange> HostedPlatform::boot_memory_map() {
-  Machine* m = Machine::current();
-  return m != nullptr ? m->memory_map() : std::span<const MemoryRange>();
+  const PhysicalMemory* m = active_memory();
+  return m != nullptr ? m->map() : std::span<const MemoryRange>();
 }
 
 void* HostedPlatform::phys_to_virt(u64 phys) {
-  Machine* m = Machine::current();
-  PLATYPOS_ASSERT(m != nullptr && m->memory_base() != nullptr, "phys_to_virt({:#x}): no simulated memory", phys);
-  PLATYPOS_ASSERT(phys < m->memory_bytes(), "phys_to_virt({:#x}): beyond the machine's {:#x} bytes", phys,
-                  m->memory_bytes());
-  return m->memory_base() + phys;
+  const PhysicalMemory* m = active_memory();
+  PLATYPOS_ASSERT(m != nullptr, "phys_to_virt({:#x}): no simulated memory", phys);
+  return m->to_virt(phys);
 }
 
 void HostedPlatform::console_write(const char* s, usize n) {
-  CpuState& c = this_cpu();
+  // In sim mode every simulated CPU runs on this thread: keep a line per simulated CPU.
+  static std::string sim_lines[kMaxCpus];
+  std::string& line = g_sim != nullptr ? sim_lines[t_cpu_id] : this_cpu().console_line;
   for (usize i = 0; i < n; ++i) {
     if (s[i] == '\n') {
-      console_logger().info("{}", c.console_line);
-      c.console_line.clear();
+      emit_console_line(line);
+      line.clear();
     } else {
-      c.console_line.push_back(s[i]);
+      line.push_back(s[i]);
     }
   }
 }

@@ -24,11 +24,12 @@ concept PlatformCpu = requires {
 };
 
 // Interrupt masking on the current CPU. irq_save() disables and returns the previous state; irq_restore() puts it
-// back (nesting works).
+// back (nesting works); irq_enable() turns interrupts on (a new task's first act).
 template <class P>
 concept PlatformIrq = requires(typename P::IrqState s) {
   { P::irq_save() } -> std::same_as<typename P::IrqState>;
   { P::irq_restore(s) } -> std::same_as<void>;
+  { P::irq_enable() } -> std::same_as<void>;
   { P::irq_enabled() } -> std::same_as<bool>;
 };
 
@@ -43,10 +44,12 @@ concept PlatformContext = std::is_default_constructible_v<typename P::Context> &
 };
 
 // Monotonic nanoseconds and a per-CPU one-shot timer. timer_arm() replaces any earlier deadline on this CPU; the
-// handler (one per machine) runs on that CPU once now_ns() >= deadline, in interrupt context.
+// handler (one per machine) runs on that CPU once now_ns() >= deadline, in interrupt context. delay_ns() busy-waits
+// (in the simulator it costs exactly that much virtual time: it is how workloads model CPU work).
 template <class P>
 concept PlatformClock = requires(u64 t, TimerHandler h) {
   { P::now_ns() } -> std::same_as<u64>;
+  { P::delay_ns(t) } -> std::same_as<void>;
   { P::timer_arm(t) } -> std::same_as<void>;
   { P::timer_cancel() } -> std::same_as<void>;
   { P::set_timer_handler(h) } -> std::same_as<void>;
@@ -101,9 +104,10 @@ using Platform = PlatformImpl;
 static_assert(std::is_empty_v<Platform> && std::is_trivially_default_constructible_v<Platform>,
               "the Platform is a stateless type: static functions only");
 static_assert(PlatformCpu<Platform>, "Platform: CPU API (current_cpu, cpu_count, cpu_relax) missing or wrong");
-static_assert(PlatformIrq<Platform>, "Platform: IRQ API (IrqState, irq_save, irq_restore, irq_enabled)");
+static_assert(PlatformIrq<Platform>, "Platform: IRQ API (IrqState, irq_save, irq_restore, irq_enable, irq_enabled)");
 static_assert(PlatformContext<Platform>, "Platform: context API (Context, context_init, context_switch)");
-static_assert(PlatformClock<Platform>, "Platform: clock API (now_ns, timer_arm, timer_cancel, set_timer_handler)");
+static_assert(PlatformClock<Platform>,
+              "Platform: clock API (now_ns, delay_ns, timer_arm, timer_cancel, set_timer_handler)");
 static_assert(PlatformIdle<Platform>, "Platform: idle API (cpu_idle, cpu_wake)");
 static_assert(PlatformMemory<Platform>, "Platform: memory API (boot_memory_map, phys_to_virt)");
 static_assert(PlatformConsole<Platform>, "Platform: console API (console_write)");

@@ -6,6 +6,8 @@
 #include <platypos/base/print.hpp>
 #include <platypos/platform.hpp>
 
+#include <platypos/base/log.hpp>
+
 #include <atomic>
 
 namespace platypos {
@@ -15,6 +17,8 @@ constinit std::atomic<u32> g_panicking{0};
 constinit std::atomic<PanicHook> g_panic_hook{nullptr};
 
 constexpr usize kMaxFrames = 32;
+// Every line of a panic report is logged at error level, so no log filter hides it.
+constexpr char kErr[] = {kLogMarker, '0' + static_cast<char>(LogLevel::error), '\0'};
 
 void print_backtrace(uptr caller) {
   uptr pcs[kMaxFrames];
@@ -23,13 +27,13 @@ void print_backtrace(uptr caller) {
   usize first = 0;
   while (first < n && pcs[first] != caller) ++first;
   if (first == n) first = 0;
-  print("backtrace:\n");
+  print("{}backtrace:\n", kErr);
   for (usize i = first; i < n; ++i) {
     char name[160];
     if (Platform::symbolize(pcs[i], name, sizeof name)) {
-      print("  #{:<2} {:#018x} {}\n", i - first, pcs[i], static_cast<const char*>(name));
+      print("{}  #{:<2} {:#018x} {}\n", kErr, i - first, pcs[i], static_cast<const char*>(name));
     } else {
-      print("  #{:<2} {:#018x}\n", i - first, pcs[i]);
+      print("{}  #{:<2} {:#018x}\n", kErr, i - first, pcs[i]);
     }
   }
 }
@@ -52,7 +56,7 @@ bool panic_in_progress() { return g_panicking.load(std::memory_order_acquire) !=
 void panic_impl(const char* file, int line, uptr caller, const char* fmt, const FormatArg* args, usize count) {
   (void)Platform::irq_save();
   const bool first = begin_panic();
-  print("\nKERNEL PANIC on cpu {} at {}:{}: ", Platform::current_cpu(), file, line);
+  print("\n{}KERNEL PANIC on cpu {} at {}:{}: ", kErr, Platform::current_cpu(), file, line);
   vprint(fmt, args, count);
   print("\n");
   if (first) print_backtrace(caller);
@@ -64,7 +68,7 @@ void assert_failed_impl(const char* file, int line, uptr caller, const char* con
                         const FormatArg* args, usize count) {
   (void)Platform::irq_save();
   const bool first = begin_panic();
-  print("\nKERNEL PANIC on cpu {} at {}:{}: assertion failed: {}: ", Platform::current_cpu(), file, line, cond);
+  print("\n{}KERNEL PANIC on cpu {} at {}:{}: assertion failed: {}: ", kErr, Platform::current_cpu(), file, line, cond);
   vprint(fmt, args, count);
   print("\n");
   if (first) print_backtrace(caller);

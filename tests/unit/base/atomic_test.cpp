@@ -14,9 +14,9 @@ void count_point(SchedPoint p) { ++g_points[static_cast<int>(p)]; }
 struct HookGuard {
   HookGuard() {
     for (int& x : g_points) x = 0;
-    hosted::g_sched_hook = &count_point;
+    hosted::install_sched_hook(&count_point);
   }
-  ~HookGuard() { hosted::g_sched_hook = nullptr; }
+  ~HookGuard() { hosted::install_sched_hook(nullptr); }
 };
 
 TEST(Atomic, OperationsBehaveLikeStdAtomic) {

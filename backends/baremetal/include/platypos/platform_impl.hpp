@@ -35,6 +35,7 @@ struct BaremetalPlatform {
   static void irq_restore(IrqState s) {
     if (s.rflags & kRflagsIf) asm volatile("sti" : : : "memory");
   }
+  static void irq_enable() { asm volatile("sti" : : : "memory"); }
   static bool irq_enabled() {
     u64 flags;
     asm volatile("pushfq; popq %0" : "=r"(flags));
@@ -45,6 +46,10 @@ struct BaremetalPlatform {
   static void context_switch(Context& from, Context& to);
 
   static u64 now_ns();
+  static void delay_ns(u64 ns) {
+    const u64 end = now_ns() + ns;
+    while (now_ns() < end) cpu_relax();
+  }
   static void timer_arm(u64 deadline_ns);
   static void timer_cancel();
   static void set_timer_handler(TimerHandler handler);

@@ -1,9 +1,14 @@
 #pragma once
-// The hosted Platform: PlatypOS as an ordinary Linux program. Simulated CPUs are OS threads (threads mode) or, in
-// sim mode, fibers on one thread; contexts are Boost.Context fibers; the console goes through spdlog.
+// The hosted Platform: PlatypOS as an ordinary Linux program, in one of two modes.
 //
-// core/ sees only these declarations: everything is defined in backends/hosted/src, so core objects reference
-// symbols in platypos::hosted and nothing from libstdc++, Boost or spdlog (the freestanding link check relies on it).
+//   threads mode  hosted::Machine: one OS thread per simulated CPU, the real monotonic clock, idle CPUs sleeping on
+//                 a condition variable, timer interrupts delivered at scheduling points (and in cpu_idle).
+//   sim mode      hosted::SimMachine: every simulated CPU is a fiber on one OS thread; at each scheduling point a
+//                 seeded scheduler picks which CPU runs next; time is virtual. Same seed, same run.
+//
+// core/ sees only these declarations and a few inline fast paths over plain __thread variables: everything else is
+// defined in backends/hosted/src, so core objects reference symbols in platypos::hosted and nothing from
+// libstdc++, Boost or spdlog (the freestanding link check relies on it).
 
 #include <platypos/platform_types.hpp>
 
@@ -33,10 +38,17 @@ struct IrqState {
 extern __thread CpuId t_cpu_id;
 extern __thread bool t_irq_enabled;
 
-// Installed while the deterministic simulator drives the CPUs: every scheduling point calls it. A plain pointer: it
-// only changes while no simulated CPU runs. Null in threads mode, where a scheduling point is one untaken branch.
+// Non-zero when this thread's scheduling points need the slow path: a hook is installed (sim mode, tests) or a
+// timer interrupt is pending (threads mode; another thread sets it).
+extern __thread u32 t_sched_flags;
+inline constexpr u32 kSchedFlagHook = 1;
+inline constexpr u32 kSchedFlagTimer = 2;
+void sched_point_slow(SchedPoint p);
+
+// The hook sched_point_slow() calls for every scheduling point while installed (the simulator's scheduler, or a
+// test's counter). install_sched_hook() also flags the calling thread; pass nullptr to remove it.
 using SchedHook = void (*)(SchedPoint p);
-extern SchedHook g_sched_hook;
+void install_sched_hook(SchedHook hook);
 
 struct HostedPlatform {
   using Context = hosted::Context;
@@ -51,13 +63,21 @@ struct HostedPlatform {
     t_irq_enabled = false;
     return s;
   }
-  static void irq_restore(IrqState s) { t_irq_enabled = s.was_enabled; }
+  static void irq_restore(IrqState s) {
+    t_irq_enabled = s.was_enabled;
+    // Re-enabling delivers an interrupt that arrived while they were off.
+    if (s.was_enabled && __builtin_expect(__atomic_load_n(&t_sched_flags, __ATOMIC_RELAXED) != 0, false)) {
+      sched_point_slow(SchedPoint::yield);
+    }
+  }
+  static void irq_enable() { irq_restore(IrqState{true}); }
   static bool irq_enabled() { return t_irq_enabled; }
 
   static void context_init(Context& ctx, void* stack, usize size, ContextEntry entry, void* arg);
   static void context_switch(Context& from, Context& to);
 
   static u64 now_ns();
+  static void delay_ns(u64 ns);
   static void timer_arm(u64 deadline_ns);
   static void timer_cancel();
   static void set_timer_handler(TimerHandler handler);
@@ -76,7 +96,7 @@ struct HostedPlatform {
   static bool symbolize(uptr pc, char* buf, usize cap);
 
   static void sched_point(SchedPoint p) {
-    if (SchedHook h = g_sched_hook; __builtin_expect(h != nullptr, false)) h(p);
+    if (__builtin_expect(__atomic_load_n(&t_sched_flags, __ATOMIC_RELAXED) != 0, false)) sched_point_slow(p);
   }
 };
 

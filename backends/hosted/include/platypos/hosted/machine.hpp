@@ -1,27 +1,34 @@
 #pragma once
-// hosted::Machine: the simulated computer of a hosted run in threads mode. It owns the "physical memory" (one mmap)
-// and its synthetic memory map, and runs one OS thread per simulated CPU.
+// hosted::Machine: the simulated computer of a hosted run in threads mode. It owns the "physical memory" and runs one
+// OS thread per simulated CPU (pinned to host cores where the host has them, if asked). Timer interrupts: a CPU
+// parked in cpu_idle() wakes at its deadline; a busy CPU gets its interrupt at its next scheduling point (a timer
+// thread raises the flag), as if interrupts were checked between instructions that touch shared state.
 //
-// One Machine exists at a time (the Platform is a set of static functions that reach the current one). Threads that
-// are not CPUs of a running Machine (the test runner's main thread, say) act as CPU 0 with their own interrupt flag,
-// like a boot CPU before SMP start.
+// One Machine (or SimMachine) exists at a time: the Platform is a set of static functions that reach the current
+// one. Threads that are not CPUs of a running Machine (a test's main thread, say) act as CPU 0.
 
+#include <platypos/hosted/phys_memory.hpp>
 #include <platypos/platform.hpp>
 
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
+#include <thread>
 #include <vector>
 
 namespace platypos::hosted {
 
 struct MachineConfig {
   u32 cpus = 1;
-  // Bytes of simulated physical memory (0: none). Mapped lazily (MAP_NORESERVE): untouched pages cost nothing.
+  // Bytes of simulated physical memory (0: none).
   u64 memory_bytes = 0;
   // Pin CPU i's thread to host core i when the host has that many cores.
   bool pin_threads = false;
 };
+
+struct CpuState;
 
 class Machine {
  public:
@@ -34,21 +41,27 @@ class Machine {
   void run(const std::function<void(CpuId)>& fn);
 
   u32 cpu_count() const { return config_.cpus; }
-  u64 memory_bytes() const { return config_.memory_bytes; }
-  std::span<const MemoryRange> memory_map() const { return map_; }
-  std::byte* memory_base() const { return memory_; }
+  const PhysicalMemory& memory() const { return memory_; }
+  std::span<const MemoryRange> memory_map() const { return memory_.map(); }
+  std::byte* memory_base() const { return memory_.base(); }
+  u64 memory_bytes() const { return memory_.size(); }
 
   // The running machine, or nullptr.
   static Machine* current();
 
- private:
-  MachineConfig config_;
-  std::byte* memory_ = nullptr;
-  std::vector<MemoryRange> map_;
-};
+  // Threads-mode timers (called by the Platform).
+  void timer_changed();
 
-// Builds the synthetic memory map of a hosted machine with `bytes` of RAM, shaped like a PC's: the first page and
-// the legacy hole 0x9f000-0x100000 reserved, the rest free RAM.
-std::vector<MemoryRange> synthetic_memory_map(u64 bytes);
+ private:
+  void timer_thread_main();
+
+  MachineConfig config_;
+  PhysicalMemory memory_;
+  std::unique_ptr<CpuState[]> cpus_;
+  std::mutex timer_mu_;
+  std::condition_variable timer_cv_;
+  bool timer_stop_ = false;
+  u64 timer_epoch_ = 0;
+};
 
 }  // namespace platypos::hosted

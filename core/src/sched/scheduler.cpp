@@ -1,0 +1,577 @@
+#include <platypos/base/print.hpp>
+#include <platypos/mm/kernel_heap.hpp>
+#include <platypos/sched/scheduler.hpp>
+
+namespace platypos::sched {
+namespace {
+
+constinit Scheduler* g_instance = nullptr;
+
+constexpr u32 kSlotBits = 8;
+static_assert(Scheduler::kMaxProcesses <= (1u << kSlotBits));
+
+void copy_name(char* dst, usize cap, const char* src) {
+  usize i = 0;
+  for (; src != nullptr && src[i] != '\0' && i + 1 < cap; ++i) dst[i] = src[i];
+  dst[i] = '\0';
+}
+
+}  // namespace
+
+const char* policy_name(Policy p) { return p == Policy::dedicated ? "dedicated" : "timeshare"; }
+
+const char* core_role_name(CoreRole r) {
+  switch (r) {
+    case CoreRole::kernel: return "kernel";
+    case CoreRole::app_free: return "app (free)";
+    case CoreRole::app_assigned: return "app";
+  }
+  return "?";
+}
+
+const char* task_state_name(TaskState s) {
+  switch (s) {
+    case TaskState::ready: return "ready";
+    case TaskState::running: return "running";
+    case TaskState::blocked: return "blocked";
+    case TaskState::exited: return "exited";
+  }
+  return "?";
+}
+
+const char* resource_name(AdmissionShortfall::Resource r) {
+  switch (r) {
+    case AdmissionShortfall::Resource::none: return "none";
+    case AdmissionShortfall::Resource::cores: return "cores";
+    case AdmissionShortfall::Resource::memory: return "memory";
+    case AdmissionShortfall::Resource::process_slots: return "process slots";
+  }
+  return "?";
+}
+
+Scheduler* Scheduler::instance() { return g_instance; }
+void Scheduler::install(Scheduler* s) { g_instance = s; }
+
+Scheduler::Scheduler(const Config& config, PageSource kernel_pages) : config_(config), kernel_pages_(kernel_pages) {
+  PLATYPOS_ASSERT(config.cpus >= 1 && config.cpus <= kMaxCpus, "scheduler with {} cpus", config.cpus);
+  PLATYPOS_ASSERT(config.kernel_cores >= 1 && config.kernel_cores <= config.cpus,
+                  "{} kernel cores of {} cpus: need at least one kernel core", config.kernel_cores, config.cpus);
+  PLATYPOS_ASSERT(config.quantum_ns > 0, "zero quantum");
+  PLATYPOS_ASSERT(kernel_pages.valid(), "scheduler without a page source");
+  for (CpuId c = 0; c < config.cpus; ++c) {
+    Cpu& cpu = cpus_[c];
+    cpu.id = c;
+    cpu.role = c < config.kernel_cores ? CoreRole::kernel : CoreRole::app_free;
+    RunQueue* rq = config.policy == Policy::timeshare ? &shared_rq_ : c < config.kernel_cores ? &kernel_rq_ : &free_rq_;
+    cpu.rq.unobserved().store(rq, std::memory_order_relaxed);
+  }
+}
+
+RunQueue* Scheduler::domain_for(Process* p) {
+  if (config_.policy == Policy::timeshare) return &shared_rq_;
+  return p != nullptr ? &p->rq_ : &kernel_rq_;
+}
+
+u32 Scheduler::free_app_cores() const {
+  u32 n = 0;
+  for (CpuId c = 0; c < config_.cpus; ++c) n += cpus_[c].role == CoreRole::app_free ? 1 : 0;
+  return n;
+}
+
+Process* Scheduler::find_process(ProcessId pid) {
+  const u32 slot = pid & ((1u << kSlotBits) - 1);
+  if (pid == kNoProcess || slot >= kMaxProcesses) return nullptr;
+  Process& p = processes_[slot];
+  if (p.id_ != pid || (p.state_ != Process::State::running && p.state_ != Process::State::exiting)) return nullptr;
+  return &p;
+}
+
+Result<ProcessId> Scheduler::spawn(const ProcessSpec& spec, AdmissionShortfall* why) {
+  AdmissionShortfall local;
+  AdmissionShortfall& out = why != nullptr ? *why : local;
+  out = AdmissionShortfall{};
+  if (spec.name == nullptr || spec.name[0] == '\0' || spec.cores == 0) return Error::invalid_argument;
+  IrqSpinGuard g(lock_);
+  // A never-used or reaped slot first; an exited one (whose id still answers bad_state) only when needed.
+  Process* p = nullptr;
+  for (Process& q : processes_)
+    if (q.state_ == Process::State::free) {
+      p = &q;
+      break;
+    }
+  if (p == nullptr) {
+    for (Process& q : processes_)
+      if (q.state_ == Process::State::exited) {
+        p = &q;
+        break;
+      }
+  }
+  if (p == nullptr) {
+    out = {AdmissionShortfall::Resource::process_slots, 1, 0};
+    return Error::no_resources;
+  }
+  if (config_.policy == Policy::dedicated) {
+    const u32 free = free_app_cores();
+    if (spec.cores > free) {
+      out = {AdmissionShortfall::Resource::cores, spec.cores, free};
+      return Error::no_resources;
+    }
+  }
+  if (spec.memory_bytes > 0) {
+    if (spec.memory_bytes > MemoryReservation::kMaxBytes ||
+        p->memory_.reserve(kernel_pages_, spec.memory_bytes).is_error()) {
+      out = {AdmissionShortfall::Resource::memory, spec.memory_bytes, 0};
+      return Error::no_resources;
+    }
+  }
+  // Admitted: from here nothing fails.
+  const auto slot = static_cast<u32>(p - processes_);
+  ++p->generation_;
+  p->id_ = (p->generation_ << kSlotBits) | slot;
+  p->state_ = Process::State::running;
+  copy_name(p->name_, Process::kNameLen, spec.name);
+  p->cores_ = CpuSet();
+  p->core_count_ = spec.cores;
+  p->live_tasks_ = 0;
+  if (config_.policy == Policy::dedicated) {
+    u32 taken = 0;
+    CpuSet moved;
+    {
+      SpinGuard fg(free_rq_.lock_);
+      for (CpuId c = 0; c < config_.cpus && taken < spec.cores; ++c) {
+        Cpu& cpu = cpus_[c];
+        if (cpu.role != CoreRole::app_free) continue;
+        cpu.role = CoreRole::app_assigned;
+        cpu.owner = p;
+        free_rq_.idle_.clear(c);
+        cpu.rq.store(&p->rq_, std::memory_order_relaxed);
+        p->cores_.set(c);
+        moved.set(c);
+        ++taken;
+      }
+    }
+    // Their idle loops must notice the new queue.
+    for (CpuId c = 0; c < config_.cpus; ++c)
+      if (moved.has(c)) Platform::cpu_wake(c);
+  }
+  return p->id_;
+}
+
+Result<void> Scheduler::exit_process(ProcessId pid) {
+  Task* self = current();
+  bool suicide = false;
+  {
+    IrqSpinGuard g(lock_);
+    const u32 slot = pid & ((1u << kSlotBits) - 1);
+    if (pid == kNoProcess || slot >= kMaxProcesses) return Error::not_found;
+    Process& p = processes_[slot];
+    if (p.id_ != pid || p.state_ == Process::State::free) return Error::not_found;
+    if (p.state_ != Process::State::running) return Error::bad_state;
+    p.state_ = Process::State::exiting;
+    if (p.live_tasks_ == 0) {
+      finish_process(&p);
+      return ok();
+    }
+    for (Task& t : p.tasks_) {
+      if (&t == self) {
+        t.killed_ = true;
+        suicide = true;
+      } else {
+        kill(&t);
+      }
+    }
+  }
+  if (suicide) exit_task();
+  return ok();
+}
+
+void Scheduler::kill(Task* t) {
+  t->killed_ = true;
+  remove_sleeper(t);
+  wake(t);
+}
+
+void Scheduler::finish_process(Process* p) {
+  // Scheduler lock held; every task of p is gone.
+  PLATYPOS_ASSERT(p->tasks_.empty() && p->live_tasks_ == 0, "finishing process {} with tasks left", p->name_);
+  if (config_.policy == Policy::dedicated) {
+    CpuSet moved;
+    {
+      SpinGuard pg(p->rq_.lock_);
+      PLATYPOS_ASSERT(p->rq_.ready_.empty(), "finished process {} has ready tasks", p->name_);
+      for (CpuId c = 0; c < config_.cpus; ++c) {
+        if (!p->cores_.has(c)) continue;
+        Cpu& cpu = cpus_[c];
+        p->rq_.idle_.clear(c);
+        cpu.rq.store(&free_rq_, std::memory_order_relaxed);
+        cpu.role = CoreRole::app_free;
+        cpu.owner = nullptr;
+        moved.set(c);
+      }
+    }
+    for (CpuId c = 0; c < config_.cpus; ++c)
+      if (moved.has(c)) Platform::cpu_wake(c);
+  }
+  p->memory_.release();
+  p->cores_ = CpuSet();
+  p->core_count_ = 0;
+  p->state_ = Process::State::exited;
+}
+
+Result<PhysAddr> Scheduler::alloc_stack(Process* p, u32 order) {
+  return p != nullptr ? p->memory_.alloc(order) : kernel_pages_.alloc(order);
+}
+
+void Scheduler::free_stack(Process* p, PhysAddr stack, u32 order) {
+  (p != nullptr ? p->memory_.free(stack, order) : kernel_pages_.free(stack, order)).expect("task stack");
+}
+
+Result<Task*> Scheduler::create_task(ProcessId pid, const char* name, TaskEntry entry, void* arg, u32 stack_order) {
+  if (entry == nullptr || stack_order > BuddyAllocator::kMaxOrder) return Error::invalid_argument;
+  IrqSpinGuard g(lock_);
+  Process* p = nullptr;
+  if (pid != kNoProcess) {
+    const u32 slot = pid & ((1u << kSlotBits) - 1);
+    if (slot >= kMaxProcesses || processes_[slot].id_ != pid || processes_[slot].state_ == Process::State::free) {
+      return Error::not_found;
+    }
+    p = &processes_[slot];
+    if (p->state_ != Process::State::running) return Error::bad_state;
+  }
+  const PhysAddr stack = PLATYPOS_TRY(alloc_stack(p, stack_order));
+  Result<Task*> made = make<Task>();
+  if (made.is_error()) {
+    free_stack(p, stack, stack_order);
+    return made.error();
+  }
+  Task* t = *made;
+  t->entry_ = entry;
+  t->arg_ = arg;
+  t->stack_ = stack;
+  t->stack_order_ = stack_order;
+  t->process_ = p;
+  t->id_ = next_task_id_.fetch_add(1, std::memory_order_relaxed);
+  copy_name(t->name_, Task::kNameLen, name);
+  const DirectMap& map = p != nullptr ? p->memory_.direct_map() : kernel_pages_.direct_map();
+  Platform::context_init(t->ctx_, map.to_virt(stack), kPageSize << stack_order, &task_trampoline, t);
+  (p != nullptr ? p->tasks_ : kernel_tasks_).push_back(*t);
+  if (p != nullptr) ++p->live_tasks_;
+  live_tasks_.fetch_add(1, std::memory_order_relaxed);
+  RunQueue* rq = domain_for(p);
+  t->rq_ = rq;
+  t->state_ = TaskState::ready;
+  {
+    SpinGuard rg(rq->lock_);
+    rq->ready_.push_back(*t);
+    kick_idle_cpu(rq);
+  }
+  return t;
+}
+
+void Scheduler::task_trampoline(void* arg) {
+  Task* t = static_cast<Task*>(arg);
+  Scheduler* s = g_instance;
+  s->finish_switch();
+  Platform::irq_enable();
+  s->exit_if_killed();
+  t->entry_(t->arg_);
+  s->exit_task();
+}
+
+Task* Scheduler::current() const { return cpus_[Platform::current_cpu()].current; }
+
+RunQueue* Scheduler::lock_cpu_rq(Cpu& cpu) {
+  for (;;) {
+    RunQueue* rq = cpu.rq.load(std::memory_order_relaxed);
+    rq->lock_.lock();
+    if (cpu.rq.load(std::memory_order_relaxed) == rq) return rq;
+    rq->lock_.unlock();
+  }
+}
+
+void Scheduler::switch_to(Cpu& cpu, Platform::Context& from, Task* next) {
+  cpu.current = next;
+  next->state_ = TaskState::running;
+  next->cpu_ = cpu.id;
+  ++next->stats_.dispatches;
+  ++cpu.stats.switches;
+  if (config_.policy == Policy::timeshare) next->slice_start_ns_ = Platform::now_ns();
+  Platform::context_switch(from, next->ctx_);
+}
+
+void Scheduler::finish_switch() {
+  Cpu& cpu = this_cpu();
+  SpinLock* held = cpu.held_lock;
+  Task* dead = cpu.dead;
+  cpu.held_lock = nullptr;
+  cpu.dead = nullptr;
+  if (held != nullptr) held->unlock();
+  if (dead != nullptr) reap(dead);
+  if (config_.policy == Policy::timeshare) rearm_timer(cpu);
+}
+
+void Scheduler::reschedule_locked(Cpu& cpu, Task* prev, RunQueue* rq) {
+  Task* next = rq->ready_.pop_front();
+  if (next == prev) {  // prev was requeued and is the only one ready: keep running
+    prev->state_ = TaskState::running;
+    rq->lock_.unlock();
+    return;
+  }
+  cpu.held_lock = &rq->lock_;
+  Platform::Context& from = prev != nullptr ? prev->ctx_ : cpu.idle_ctx;
+  if (next != nullptr) {
+    switch_to(cpu, from, next);
+  } else {
+    cpu.current = nullptr;
+    Platform::context_switch(from, cpu.idle_ctx);
+  }
+}
+
+void Scheduler::yield() {
+  const auto irq = Platform::irq_save();
+  Cpu& cpu = this_cpu();
+  Task* t = cpu.current;
+  PLATYPOS_ASSERT(t != nullptr, "yield() outside a task");
+  RunQueue* rq = lock_cpu_rq(cpu);
+  if (rq->ready_.empty()) {
+    rq->lock_.unlock();
+    Platform::irq_restore(irq);
+    exit_if_killed();
+    return;
+  }
+  t->state_ = TaskState::ready;
+  rq->ready_.push_back(*t);
+  reschedule_locked(cpu, t, rq);
+  finish_switch();
+  Platform::irq_restore(irq);
+  exit_if_killed();
+}
+
+void Scheduler::block() {
+  const auto irq = Platform::irq_save();
+  Cpu& cpu = this_cpu();
+  Task* t = cpu.current;
+  PLATYPOS_ASSERT(t != nullptr, "block() outside a task");
+  RunQueue* rq = lock_cpu_rq(cpu);
+  if (t->wake_pending_) {
+    t->wake_pending_ = false;
+    rq->lock_.unlock();
+    Platform::irq_restore(irq);
+    return;
+  }
+  t->state_ = TaskState::blocked;
+  reschedule_locked(cpu, t, rq);
+  finish_switch();
+  Platform::irq_restore(irq);
+}
+
+void Scheduler::wake(Task* t) {
+  const auto irq = Platform::irq_save();
+  RunQueue* rq = t->rq_;
+  rq->lock_.lock();
+  wake_locked(rq, t);
+  rq->lock_.unlock();
+  Platform::irq_restore(irq);
+}
+
+void Scheduler::wake_locked(RunQueue* rq, Task* t) {
+  switch (t->state_) {
+    case TaskState::blocked:
+      t->state_ = TaskState::ready;
+      ++t->stats_.wakeups;
+      rq->ready_.push_back(*t);
+      kick_idle_cpu(rq);
+      break;
+    case TaskState::ready:
+    case TaskState::running: t->wake_pending_ = true; break;
+    case TaskState::exited: break;
+  }
+}
+
+void Scheduler::kick_idle_cpu(RunQueue* rq) {
+  const CpuId c = rq->idle_.first();
+  if (c == kMaxCpus) return;
+  rq->idle_.clear(c);
+  Platform::cpu_wake(c);
+}
+
+[[noreturn]] void Scheduler::exit_task() {
+  (void)Platform::irq_save();
+  Cpu& cpu = this_cpu();
+  Task* t = cpu.current;
+  PLATYPOS_ASSERT(t != nullptr, "exit_task() outside a task");
+  remove_sleeper(t);
+  RunQueue* rq = lock_cpu_rq(cpu);
+  t->state_ = TaskState::exited;
+  cpu.dead = t;
+  reschedule_locked(cpu, t, rq);
+  PLATYPOS_PANIC("exited task {} resumed", t->name_);
+}
+
+void Scheduler::exit_if_killed() {
+  Task* t = current();
+  if (t != nullptr && t->killed_) exit_task();
+}
+
+void Scheduler::reap(Task* t) {
+  IrqSpinGuard g(lock_);
+  Process* p = t->process_;
+  (p != nullptr ? p->tasks_ : kernel_tasks_).remove(*t);
+  free_stack(p, t->stack_, t->stack_order_);
+  destroy(t).expect("reaping a task");
+  live_tasks_.fetch_sub(1, std::memory_order_relaxed);
+  if (p != nullptr && --p->live_tasks_ == 0 &&
+      (p->state_ == Process::State::running || p->state_ == Process::State::exiting)) {
+    // The last task ended: the process is done (returning from main, in effect).
+    p->state_ = Process::State::exiting;
+    finish_process(p);
+  }
+}
+
+void Scheduler::sleep_until(u64 deadline_ns) {
+  Task* t = current();
+  PLATYPOS_ASSERT(t != nullptr, "sleep_until() outside a task");
+  while (!t->killed_ && Platform::now_ns() < deadline_ns) {
+    {
+      const auto irq = Platform::irq_save();
+      Cpu& cpu = this_cpu();
+      {
+        SpinGuard g(cpu.sleep_lock);
+        t->wake_at_ns_ = deadline_ns;
+        t->sleeping_ = true;
+        t->sleep_cpu_ = cpu.id;
+        Task* pos = cpu.sleepers.front();
+        while (pos != nullptr && pos->wake_at_ns_ <= deadline_ns) pos = cpu.sleepers.next(*pos);
+        if (pos != nullptr) {
+          cpu.sleepers.insert_before(*pos, *t);
+        } else {
+          cpu.sleepers.push_back(*t);
+        }
+      }
+      rearm_timer(cpu);
+      Platform::irq_restore(irq);
+    }
+    // A timer that fires before we block finds us running: its wake-up is pending and block() returns at once.
+    block();
+    remove_sleeper(t);  // woken early by someone else: leave the list
+  }
+  exit_if_killed();
+}
+
+void Scheduler::remove_sleeper(Task* t) {
+  const auto irq = Platform::irq_save();
+  Cpu& c = cpus_[t->sleep_cpu_];
+  {
+    SpinGuard g(c.sleep_lock);
+    if (t->sleeping_) {
+      c.sleepers.remove(*t);
+      t->sleeping_ = false;
+    }
+  }
+  Platform::irq_restore(irq);
+}
+
+void Scheduler::rearm_timer(Cpu& cpu) {
+  u64 deadline = 0;
+  {
+    SpinGuard g(cpu.sleep_lock);
+    if (Task* first = cpu.sleepers.front()) deadline = first->wake_at_ns_;
+  }
+  if (config_.policy == Policy::timeshare && cpu.current != nullptr) {
+    const u64 slice_end = cpu.current->slice_start_ns_ + config_.quantum_ns;
+    if (deadline == 0 || slice_end < deadline) deadline = slice_end;
+  }
+  if (deadline == cpu.armed_deadline) return;
+  if (deadline == 0) {
+    Platform::timer_cancel();
+  } else {
+    Platform::timer_arm(deadline);
+  }
+  cpu.armed_deadline = deadline;
+}
+
+void Scheduler::on_timer(u64 now) {
+  if (g_instance != nullptr) g_instance->handle_timer(now);
+}
+
+void Scheduler::handle_timer(u64 now) {
+  Cpu& cpu = this_cpu();
+  ++cpu.stats.timer_irqs;
+  cpu.armed_deadline = 0;
+  // Wake the sleepers whose time has come, a few at a time (no waking with the sleeper lock held).
+  for (;;) {
+    Task* batch[16];
+    usize n = 0;
+    {
+      SpinGuard g(cpu.sleep_lock);
+      while (n < 16) {
+        Task* first = cpu.sleepers.front();
+        if (first == nullptr || first->wake_at_ns_ > now) break;
+        cpu.sleepers.remove(*first);
+        first->sleeping_ = false;
+        batch[n++] = first;
+      }
+    }
+    for (usize i = 0; i < n; ++i) wake(batch[i]);
+    if (n < 16) break;
+  }
+  Task* t = cpu.current;
+  if (config_.policy == Policy::timeshare && t != nullptr && now - t->slice_start_ns_ >= config_.quantum_ns) {
+    RunQueue* rq = lock_cpu_rq(cpu);
+    if (!rq->ready_.empty()) {
+      // Preempt: back of the queue, and the next task gets this CPU. We resume here later (perhaps on another
+      // CPU) and return into whatever the timer interrupted.
+      t->state_ = TaskState::ready;
+      ++t->stats_.preemptions;
+      ++cpu.stats.preemptions;
+      rq->ready_.push_back(*t);
+      reschedule_locked(cpu, t, rq);
+      finish_switch();
+      return;
+    }
+    t->slice_start_ns_ = now;  // alone: a fresh slice
+    rq->lock_.unlock();
+  }
+  rearm_timer(cpu);
+}
+
+void Scheduler::run_cpu() {
+  Cpu& cpu = this_cpu();
+  Platform::set_timer_handler(&Scheduler::on_timer);
+  for (;;) {
+    const auto irq = Platform::irq_save();
+    RunQueue* rq = lock_cpu_rq(cpu);
+    if (Task* next = rq->ready_.pop_front()) {
+      cpu.held_lock = &rq->lock_;
+      switch_to(cpu, cpu.idle_ctx, next);
+      finish_switch();
+      Platform::irq_restore(irq);
+      continue;
+    }
+    if (stopping()) {
+      rq->lock_.unlock();
+      Platform::irq_restore(irq);
+      return;
+    }
+    rq->idle_.set(cpu.id);
+    rq->lock_.unlock();
+    Platform::irq_restore(irq);
+    const u64 t0 = Platform::now_ns();
+    Platform::cpu_idle();
+    cpu.stats.idle_ns += Platform::now_ns() - t0;
+    {
+      const auto irq2 = Platform::irq_save();
+      RunQueue* now_rq = lock_cpu_rq(cpu);
+      now_rq->idle_.clear(cpu.id);
+      now_rq->lock_.unlock();
+      Platform::irq_restore(irq2);
+    }
+  }
+}
+
+void Scheduler::stop() {
+  stopping_.store(true, std::memory_order_release);
+  for (CpuId c = 0; c < config_.cpus; ++c) Platform::cpu_wake(c);
+}
+
+}  // namespace platypos::sched

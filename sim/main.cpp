@@ -1,0 +1,109 @@
+// platypos-sim: runs PlatypOS scenarios on the hosted backend, in the deterministic simulator (default) or with one
+// OS thread per simulated CPU. `platypos-sim --help` lists the options, `--list-scenarios` the scenarios.
+
+#include <platypos/base/log.hpp>
+#include <platypos/hosted/console.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "scenario.hpp"
+
+namespace {
+
+using platypos::u64;
+using platypos::usize;
+using namespace platypos::simtool;
+
+// "200ms", "1s", "500us", "750000ns" -> nanoseconds. Returns false on anything else.
+bool parse_duration(const std::string& text, u64* out) {
+  usize digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 12) return false;
+  const u64 v = std::stoull(text.substr(0, digits));
+  const std::string unit = text.substr(digits);
+  static const std::map<std::string, u64> units = {{"ns", 1}, {"us", 1'000}, {"ms", 1'000'000}, {"s", 1'000'000'000}};
+  auto it = units.find(unit);
+  if (it == units.end()) return false;
+  *out = v * it->second;
+  return *out > 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  CLI::App app{
+      "platypos-sim: run PlatypOS scenarios on the hosted backend.\n"
+      "In sim mode (the default) every simulated CPU is a fiber and time is virtual: the same seed gives the same "
+      "output, byte for byte. In threads mode each CPU is an OS thread on the real clock.",
+      "platypos-sim"};
+  app.option_defaults()->always_capture_default();
+  bool list = false;
+  std::string mode = "sim", policy = "dedicated";
+  app.add_option("--scenario", opt.scenario, "Scenario to run (see --list-scenarios)");
+  app.add_flag("--list-scenarios", list, "List the scenarios and exit");
+  app.add_option("--cpus", opt.cpus, "Simulated CPUs")->check(CLI::Range(1u, 256u));
+  app.add_option("--kernel-cores", opt.kernel_cores, "CPUs reserved for kernel tasks (the first ones)")
+      ->check(CLI::Range(1u, 255u));
+  app.add_option("--mode", mode, "sim: deterministic fibers, virtual time; threads: OS threads, real time")
+      ->check(CLI::IsMember({"sim", "threads"}));
+  app.add_option("--policy", policy,
+                 "dedicated: processes own their cores, never preempted; timeshare: all cores shared, round-robin")
+      ->check(CLI::IsMember({"dedicated", "timeshare"}));
+  app.add_option("--seed", opt.seed, "Seed of the simulated schedule and of the workload");
+  app.add_option("--duration", opt.duration_text, "Run length (virtual time in sim mode): e.g. 200ms, 1s, 500us");
+  app.add_option("--load", opt.load, "Offered load, as a fraction of each server's capacity")
+      ->check(CLI::Range(0.01, 0.99));
+  app.add_option("--quantum", opt.quantum_text, "Timeshare time slice: e.g. 4ms");
+  app.add_option("--log-level", opt.log_level, "Kernel log level on stderr")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;  // every usage error: exit code 2
+  }
+  auto usage = [](const std::string& msg) {
+    std::fprintf(stderr, "platypos-sim: %s\nRun with --help for more information.\n", msg.c_str());
+    return 2;
+  };
+  if (list) {
+    for (const Scenario& s : scenarios()) std::printf("%-10s %s\n", s.name, s.summary);
+    return 0;
+  }
+  if (!parse_duration(opt.duration_text, &opt.duration_ns)) {
+    return usage("--duration: '" + opt.duration_text + "' is not a duration like 200ms, 1s or 500us");
+  }
+  if (!parse_duration(opt.quantum_text, &opt.quantum_ns)) {
+    return usage("--quantum: '" + opt.quantum_text + "' is not a duration like 4ms");
+  }
+  if (opt.kernel_cores >= opt.cpus) {
+    return usage("--kernel-cores must leave at least one app core (--cpus " + std::to_string(opt.cpus) + ")");
+  }
+  opt.mode = mode == "sim" ? Mode::sim : Mode::threads;
+  opt.policy = policy == "dedicated" ? platypos::sched::Policy::dedicated : platypos::sched::Policy::timeshare;
+
+  static const std::map<std::string, spdlog::level::level_enum> levels = {
+      {"trace", spdlog::level::trace}, {"debug", spdlog::level::debug}, {"info", spdlog::level::info},
+      {"warn", spdlog::level::warn},   {"error", spdlog::level::err},   {"off", spdlog::level::off}};
+  platypos::hosted::console_logger().set_level(levels.at(opt.log_level));
+  static const std::map<std::string, platypos::LogLevel> klevels = {
+      {"trace", platypos::LogLevel::trace}, {"debug", platypos::LogLevel::debug}, {"info", platypos::LogLevel::info},
+      {"warn", platypos::LogLevel::warn},   {"error", platypos::LogLevel::error}, {"off", platypos::LogLevel::error}};
+  platypos::set_log_level(klevels.at(opt.log_level));
+
+  for (const Scenario& s : scenarios()) {
+    if (opt.scenario == s.name) return s.run(opt);
+  }
+  std::string names;
+  for (const Scenario& s : scenarios()) names += std::string(names.empty() ? "" : ", ") + s.name;
+  return usage("unknown scenario '" + opt.scenario + "' (scenarios: " + names + ")");
+}

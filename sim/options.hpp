@@ -1,0 +1,34 @@
+#pragma once
+// platypos-sim's options, shared by every scenario.
+
+#include <platypos/base/types.hpp>
+#include <platypos/sched/scheduler.hpp>
+
+#include <string>
+
+namespace platypos::simtool {
+
+enum class Mode { sim, threads };
+
+struct Options {
+  std::string scenario = "server";
+  u32 cpus = 8;
+  u32 kernel_cores = 2;
+  Mode mode = Mode::sim;
+  sched::Policy policy = sched::Policy::dedicated;
+  u64 seed = 1;
+  u64 duration_ns = 200'000'000;
+  double load = 0.7;
+  u64 quantum_ns = 4'000'000;
+  u64 memory_bytes = 512ull << 20;
+  std::string log_level = "warn";
+  std::string duration_text = "200ms";
+  std::string quantum_text = "4ms";
+
+  // The command line that reproduces this run.
+  std::string replay_command() const;
+};
+
+const char* mode_name(Mode m);
+
+}  // namespace platypos::simtool

@@ -1,0 +1,52 @@
+#pragma once
+// Scenarios of platypos-sim: each boots a hosted kernel (on a SimMachine or a threads-mode Machine), sets up
+// processes and tasks, runs, and prints a summary on stdout. Logs go to stderr.
+
+#include "options.hpp"
+
+#include <platypos/hosted/kernel.hpp>
+#include <platypos/hosted/sim_machine.hpp>
+
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace platypos::simtool {
+
+struct Scenario {
+  const char* name;
+  const char* summary;
+  // Returns the process exit status: 0 success, 1 the scenario found a problem (leak, stuck run).
+  int (*run)(const Options& opt);
+};
+
+std::span<const Scenario> scenarios();
+
+struct RunResult {
+  bool stuck = false;
+  std::string stuck_reason;
+  u64 events = 0;        // sim mode
+  u64 cpu_switches = 0;  // sim mode
+  u64 digest = 0;        // sim mode
+  u64 wall_ns = 0;       // threads mode only (never printed in sim mode: output must not depend on it)
+};
+
+// Boots a kernel on the machine `opt` asks for, calls setup(kernel) (spawn processes, create tasks), runs every CPU's
+// scheduler until it stops, then calls report(kernel, result) while the kernel still exists.
+void run_kernel(const Options& opt, const std::function<void(hosted::Kernel&)>& setup,
+                const std::function<void(hosted::Kernel&, const RunResult&)>& report);
+
+// Who owns each CPU right now ("kernel", a process name, "free", or "shared" under timeshare): call after setup,
+// while the processes exist, and pass the result to print_cpu_table.
+std::vector<std::string> cpu_owners(hosted::Kernel& k, const Options& opt);
+// Prints the per-CPU table (role, owner, utilization, switches, preemptions) for a finished run of `elapsed_ns`.
+void print_cpu_table(hosted::Kernel& k, const Options& opt, const std::vector<std::string>& owners, u64 elapsed_ns);
+
+// Checks that every process is gone and every page is back; prints the verdict. Returns false on a leak.
+bool check_no_leaks(hosted::Kernel& k);
+
+// Prints the simulation line and the replay command.
+void print_run_footer(const Options& opt, const RunResult& r, u64 elapsed_ns);
+
+}  // namespace platypos::simtool
