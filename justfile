@@ -16,6 +16,20 @@ build:
 test: build
     ctest --preset hosted
 
+# Run the simulator's default scenario (or any: just sim --scenario NAME ...; see just sim --help)
+[positional-arguments]
+sim *args:
+    @[ -f build/hosted/CMakeCache.txt ] || cmake --preset hosted
+    @cmake --build --preset hosted --target platypos-sim
+    @build/hosted/sim/platypos-sim "$@"
+
+# Run the simulator under gdb, with the PlatypOS commands (platypos-cpus, platypos-tasks, platypos-sim)
+[positional-arguments]
+sim-debug *args:
+    @[ -f build/hosted/CMakeCache.txt ] || cmake --preset hosted
+    @cmake --build --preset hosted --target platypos-sim
+    gdb -q -x tools/gdb/platypos.py -x tools/gdb/sim.gdbinit --args build/hosted/sim/platypos-sim "$@"
+
 # Build and test the hosted tree under AddressSanitizer + UndefinedBehaviorSanitizer
 test-asan:
     @just _build hosted-asan
@@ -29,11 +43,14 @@ fuzz seconds="60":
       tools/run_fuzzer.sh build/fuzz $f {{seconds}} build/fuzz/corpus/$f; \
     done
 
-# Run the benchmarks (hosted-release build); FILTER is a Google Benchmark regex
+# Run the benchmarks (hosted-release build): results/*.json and results/*.md; FILTER is a Google Benchmark regex
 bench filter=".":
     @just _build hosted-release
     mkdir -p results
-    build/hosted-release/bench/platypos_bench_mm --benchmark_filter='{{filter}}' --benchmark_out=results/mm.json --benchmark_out_format=json --platypos_summary=results/mm.md
+    for b in mm sched; do \
+      build/hosted-release/bench/platypos_bench_$b --benchmark_filter='{{filter}}' --benchmark_out=results/$b.json \
+        --benchmark_out_format=json --platypos_summary=results/$b.md; \
+    done
 
 # Reformat every C++ source with .clang-format
 fmt:

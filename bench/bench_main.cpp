@@ -89,15 +89,23 @@ int main(int argc, char** argv) {
   bool any = false;
   for (const Ratio& r : ratios()) {
     auto a = rows.find(r.numerator), b = rows.find(r.denominator);
-    if (a == rows.end() || b == rows.end() || b->second.ns <= 0) continue;
+    if (a == rows.end() || b == rows.end()) continue;
+    double x = a->second.ns, y = b->second.ns;
+    if (!r.counter.empty()) {
+      auto ca = a->second.counters.find(r.counter), cb = b->second.counters.find(r.counter);
+      if (ca == a->second.counters.end() || cb == b->second.counters.end()) continue;
+      // Counters like time_per_switch are in seconds: show them in ns.
+      x = ca->second * 1e9;
+      y = cb->second * 1e9;
+    }
+    if (y <= 0) continue;
     if (!any) std::printf("\nSide by side (same run):\n");
     any = true;
-    const double v = a->second.ns / b->second.ns;
-    std::printf("  %-52s %8.3fx  (%s / %s)\n", r.label.c_str(), v, human(a->second.ns).c_str(),
-                human(b->second.ns).c_str());
+    const double v = x / y;
+    std::printf("  %-60s %8.3fx  (%s / %s)\n", r.label.c_str(), v, human(x).c_str(), human(y).c_str());
     char line[256];
-    std::snprintf(line, sizeof line, "| %s | %.3fx (%s / %s) |\n", r.label.c_str(), v, human(a->second.ns).c_str(),
-                  human(b->second.ns).c_str());
+    std::snprintf(line, sizeof line, "| %s | %.3fx (%s / %s) |\n", r.label.c_str(), v, human(x).c_str(),
+                  human(y).c_str());
     table += line;
   }
   if (!summary.empty()) {

@@ -15,12 +15,15 @@ struct Ratio {
   std::string label;
   std::string numerator;
   std::string denominator;
+  std::string counter;  // empty: time per iteration; else this counter of both benchmarks
 };
 
 std::vector<Ratio>& ratios();
 
 struct RatioRegistrar {
-  RatioRegistrar(const char* label, const char* num, const char* den) { ratios().push_back({label, num, den}); }
+  RatioRegistrar(const char* label, const char* num, const char* den, const char* counter = "") {
+    ratios().push_back({label, num, den, counter});
+  }
 };
 
 }  // namespace platypos::bench
@@ -29,3 +32,6 @@ struct RatioRegistrar {
 #define PLATYPOS_BENCH_CONCAT(a, b) PLATYPOS_BENCH_CONCAT2(a, b)
 #define PLATYPOS_BENCH_RATIO(label, num, den) \
   static ::platypos::bench::RatioRegistrar PLATYPOS_BENCH_CONCAT(platypos_ratio_, __LINE__)(label, num, den)
+// The same, comparing a counter (e.g. time_per_switch) of the two benchmarks.
+#define PLATYPOS_BENCH_COUNTER_RATIO(label, num, den, counter) \
+  static ::platypos::bench::RatioRegistrar PLATYPOS_BENCH_CONCAT(platypos_ratio_, __LINE__)(label, num, den, counter)

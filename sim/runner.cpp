@@ -79,7 +79,7 @@ void print_cpu_table(hosted::Kernel& k, const Options& opt, const std::vector<st
   }
 }
 
-bool check_no_leaks(hosted::Kernel& k) {
+bool check_no_leaks(hosted::Kernel& k, bool print) {
   bool ok = true;
   sched::Scheduler& s = k.scheduler();
   u32 left = 0;
@@ -100,7 +100,8 @@ bool check_no_leaks(hosted::Kernel& k) {
     ok = false;
   }
   if (!k.pages().check_invariants()) ok = false;
-  if (ok) std::printf("memory: every page returned (%" PRIu64 " free, as at boot), no kernel object left\n", now_free);
+  if (ok && print)
+    std::printf("memory: every page returned (%" PRIu64 " free, as at boot), no kernel object left\n", now_free);
   return ok;
 }
 

@@ -43,8 +43,9 @@ std::vector<std::string> cpu_owners(hosted::Kernel& k, const Options& opt);
 // Prints the per-CPU table (role, owner, utilization, switches, preemptions) for a finished run of `elapsed_ns`.
 void print_cpu_table(hosted::Kernel& k, const Options& opt, const std::vector<std::string>& owners, u64 elapsed_ns);
 
-// Checks that every process is gone and every page is back; prints the verdict. Returns false on a leak.
-bool check_no_leaks(hosted::Kernel& k);
+// Checks that every process is gone and every page is back; prints the verdict (problems always, success when
+// `print`). Returns false on a leak.
+bool check_no_leaks(hosted::Kernel& k, bool print);
 
 // Prints the simulation line and the replay command.
 void print_run_footer(const Options& opt, const RunResult& r, u64 elapsed_ns);

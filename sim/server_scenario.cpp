@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "scenario.hpp"
+#include "server_scenario.hpp"
 
 namespace platypos::simtool {
 namespace {
@@ -167,17 +168,13 @@ void controller(void* arg) {
   s.stop();
 }
 
-int run_server(const Options& opt) {
-  const u32 app_cores = opt.cpus - opt.kernel_cores;
-  if (opt.kernel_cores < 1 || app_cores < 3) {
-    std::fprintf(stderr,
-                 "platypos-sim: the server scenario needs at least 1 kernel core and 3 app cores "
-                 "(--cpus %u --kernel-cores %u leaves %u)\n",
-                 opt.cpus, opt.kernel_cores, app_cores);
-    return 2;
-  }
+}  // namespace
+
+ServerResult run_server_scenario(const Options& opt, bool print) {
+  ServerResult result;
   World world;
   world.opt = &opt;
+  const u32 app_cores = opt.cpus - opt.kernel_cores;
   // Cores: web and api get a third of the app cores each (at least one); the neighbour gets the rest.
   const u32 web_cores = app_cores / 3 > 0 ? app_cores / 3 : 1;
   const u32 api_cores = web_cores;
@@ -195,15 +192,16 @@ int run_server(const Options& opt) {
   add_server("web", web_cores, 20'000, 1);
   add_server("api", api_cores, 50'000, 2);
 
-  std::printf("platypos-sim: scenario server, mode %s, policy %s, %u cpus (%u kernel), seed %" PRIu64
-              ", load %.2f, duration %s\n",
-              mode_name(opt.mode), sched::policy_name(opt.policy), opt.cpus, opt.kernel_cores, opt.seed, opt.load,
-              opt.duration_text.c_str());
+  if (print) {
+    std::printf("platypos-sim: scenario server, mode %s, policy %s, %u cpus (%u kernel), seed %" PRIu64
+                ", load %.2f, duration %s\n",
+                mode_name(opt.mode), sched::policy_name(opt.policy), opt.cpus, opt.kernel_cores, opt.seed, opt.load,
+                opt.duration_text.c_str());
+  }
 
   std::vector<std::unique_ptr<WorkerArg>> worker_args;
   std::vector<std::unique_ptr<std::pair<World*, Server*>>> gen_args;
   std::vector<std::string> owners;
-  int status = 0;
   run_kernel(
       opt,
       [&](hosted::Kernel& k) {
@@ -211,14 +209,7 @@ int run_server(const Options& opt) {
         world.sched = &s;
         world.start_ns = Platform::now_ns();
         for (auto& srv : world.servers) {
-          sched::AdmissionShortfall why;
-          auto pid = s.spawn({.name = srv->name, .cores = srv->cores, .memory_bytes = 16 * MiB}, &why);
-          if (pid.is_error()) {
-            std::fprintf(stderr, "spawn %s refused: %s (%s)\n", srv->name, error_name(pid.error()),
-                         sched::resource_name(why.resource));
-            std::exit(1);
-          }
-          srv->pid = *pid;
+          srv->pid = s.spawn({.name = srv->name, .cores = srv->cores, .memory_bytes = 16 * MiB}).expect("spawn server");
           for (u32 i = 0; i < srv->cores; ++i) {
             worker_args.push_back(std::make_unique<WorkerArg>(WorkerArg{srv.get(), i}));
             s.create_task(srv->pid, "worker", &worker, worker_args.back().get()).expect("worker");
@@ -234,32 +225,61 @@ int run_server(const Options& opt) {
         owners = cpu_owners(k, opt);
       },
       [&](hosted::Kernel& k, const RunResult& r) {
-        const double secs = static_cast<double>(opt.duration_ns) / 1e9;
-        std::printf("\n%-8s %5s %9s %12s %9s %9s %9s %9s\n", "process", "cores", "requests", "throughput/s", "p50 us",
-                    "p99 us", "p999 us", "max us");
+        result.run = r;
+        result.elapsed_ns = world.end_ns - world.start_ns;
         for (auto& srv : world.servers) {
-          LatencyHistogram h;
-          for (auto& w : srv->per_worker) h.merge(w);
+          ServerProcessResult pr;
+          pr.name = srv->name;
+          pr.cores = srv->cores;
+          pr.generated = srv->generated;
+          for (auto& w : srv->per_worker) pr.latency.merge(w);
+          result.servers.push_back(std::move(pr));
+        }
+        result.batch_cores = world.batch.cores;
+        result.batch_tasks = world.batch.units.size();
+        for (u64 u : world.batch.units) result.batch_units += u;
+        if (print) {
+          const double secs = static_cast<double>(opt.duration_ns) / 1e9;
+          std::printf("\n%-8s %5s %9s %12s %9s %9s %9s %9s\n", "process", "cores", "requests", "throughput/s", "p50 us",
+                      "p99 us", "p999 us", "max us");
           auto us = [](u64 ns) { return static_cast<double>(ns) / 1e3; };
-          std::printf("%-8s %5u %9" PRIu64 " %12.0f %9.1f %9.1f %9.1f %9.1f\n", srv->name, srv->cores, h.count(),
-                      static_cast<double>(h.count()) / secs, us(h.value_at_ppm(500'000)), us(h.value_at_ppm(990'000)),
-                      us(h.value_at_ppm(999'000)), us(h.max()));
-          if (h.count() != srv->generated) {
-            std::printf("ERROR: %s served %" PRIu64 " of %" PRIu64 " requests\n", srv->name, h.count(), srv->generated);
-            status = 1;
+          for (const auto& pr : result.servers) {
+            const LatencyHistogram& h = pr.latency;
+            std::printf("%-8s %5u %9" PRIu64 " %12.0f %9.1f %9.1f %9.1f %9.1f\n", pr.name.c_str(), pr.cores, h.count(),
+                        static_cast<double>(h.count()) / secs, us(h.value_at_ppm(500'000)), us(h.value_at_ppm(990'000)),
+                        us(h.value_at_ppm(999'000)), us(h.max()));
+          }
+          std::printf("%-8s %5u   noisy neighbour: %zu tasks, %" PRIu64 " chunks of 10 ms computed\n", world.batch.name,
+                      result.batch_cores, result.batch_tasks, result.batch_units);
+          print_cpu_table(k, opt, owners, result.elapsed_ns);
+          std::printf("\n");
+        }
+        for (const auto& pr : result.servers) {
+          if (pr.latency.count() != pr.generated) {
+            std::printf("ERROR: %s served %" PRIu64 " of %" PRIu64 " requests\n", pr.name.c_str(), pr.latency.count(),
+                        pr.generated);
+            result.ok = false;
           }
         }
-        u64 units = 0;
-        for (u64 u : world.batch.units) units += u;
-        std::printf("%-8s %5u   noisy neighbour: %zu tasks, %" PRIu64 " chunks of 10 ms computed\n", world.batch.name,
-                    world.batch.cores, world.batch.units.size(), units);
-        print_cpu_table(k, opt, owners, world.end_ns - world.start_ns);
-        std::printf("\n");
-        if (!check_no_leaks(k)) status = 1;
-        print_run_footer(opt, r, world.end_ns - world.start_ns);
-        if (r.stuck) status = 1;
+        if (!check_no_leaks(k, print)) result.ok = false;
+        if (r.stuck) result.ok = false;
+        if (print) print_run_footer(opt, r, result.elapsed_ns);
       });
-  return status;
+  return result;
+}
+
+namespace {
+
+int run_server(const Options& opt) {
+  const u32 app_cores = opt.cpus - opt.kernel_cores;
+  if (app_cores < 3) {
+    std::fprintf(stderr,
+                 "platypos-sim: the server scenario needs at least 3 app cores (--cpus %u --kernel-cores %u leaves "
+                 "%u)\nRun with --help for more information.\n",
+                 opt.cpus, opt.kernel_cores, app_cores);
+    return 2;
+  }
+  return run_server_scenario(opt, true).ok ? 0 : 1;
 }
 
 int run_admission(const Options& opt) {
@@ -294,7 +314,7 @@ int run_admission(const Options& opt) {
       },
       [&](hosted::Kernel& k, const RunResult& r) {
         std::printf("\n");
-        if (!check_no_leaks(k)) status = 1;
+        if (!check_no_leaks(k, true)) status = 1;
         print_run_footer(opt, r, 0);
       });
   return status;

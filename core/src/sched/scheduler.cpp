@@ -1,11 +1,10 @@
+#include <platypos/base/log.hpp>
 #include <platypos/base/print.hpp>
 #include <platypos/mm/kernel_heap.hpp>
 #include <platypos/sched/scheduler.hpp>
 
 namespace platypos::sched {
 namespace {
-
-constinit Scheduler* g_instance = nullptr;
 
 constexpr u32 kSlotBits = 8;
 static_assert(Scheduler::kMaxProcesses <= (1u << kSlotBits));
@@ -17,6 +16,9 @@ void copy_name(char* dst, usize cap, const char* src) {
 }
 
 }  // namespace
+
+// The installed scheduler. Not in an anonymous namespace: debuggers find it by name (tools/gdb/platypos.py).
+constinit Scheduler* g_scheduler = nullptr;
 
 const char* policy_name(Policy p) { return p == Policy::dedicated ? "dedicated" : "timeshare"; }
 
@@ -49,8 +51,8 @@ const char* resource_name(AdmissionShortfall::Resource r) {
   return "?";
 }
 
-Scheduler* Scheduler::instance() { return g_instance; }
-void Scheduler::install(Scheduler* s) { g_instance = s; }
+Scheduler* Scheduler::instance() { return g_scheduler; }
+void Scheduler::install(Scheduler* s) { g_scheduler = s; }
 
 Scheduler::Scheduler(const Config& config, PageSource kernel_pages) : config_(config), kernel_pages_(kernel_pages) {
   PLATYPOS_ASSERT(config.cpus >= 1 && config.cpus <= kMaxCpus, "scheduler with {} cpus", config.cpus);
@@ -108,12 +110,14 @@ Result<ProcessId> Scheduler::spawn(const ProcessSpec& spec, AdmissionShortfall* 
   }
   if (p == nullptr) {
     out = {AdmissionShortfall::Resource::process_slots, 1, 0};
+    log_warn("spawn {}: refused, all {} process slots in use", spec.name, kMaxProcesses);
     return Error::no_resources;
   }
   if (config_.policy == Policy::dedicated) {
     const u32 free = free_app_cores();
     if (spec.cores > free) {
       out = {AdmissionShortfall::Resource::cores, spec.cores, free};
+      log_warn("spawn {}: refused, asks {} cores, {} free", spec.name, spec.cores, free);
       return Error::no_resources;
     }
   }
@@ -121,6 +125,7 @@ Result<ProcessId> Scheduler::spawn(const ProcessSpec& spec, AdmissionShortfall* 
     if (spec.memory_bytes > MemoryReservation::kMaxBytes ||
         p->memory_.reserve(kernel_pages_, spec.memory_bytes).is_error()) {
       out = {AdmissionShortfall::Resource::memory, spec.memory_bytes, 0};
+      log_warn("spawn {}: refused, cannot reserve {} KiB", spec.name, spec.memory_bytes / KiB);
       return Error::no_resources;
     }
   }
@@ -154,6 +159,8 @@ Result<ProcessId> Scheduler::spawn(const ProcessSpec& spec, AdmissionShortfall* 
     for (CpuId c = 0; c < config_.cpus; ++c)
       if (moved.has(c)) Platform::cpu_wake(c);
   }
+  log_info("spawn {}: process {:#x}, {} cores from cpu {}, {} KiB reserved", p->name_, p->id_, spec.cores,
+           p->cores_.first(), spec.memory_bytes / KiB);
   return p->id_;
 }
 
@@ -168,6 +175,7 @@ Result<void> Scheduler::exit_process(ProcessId pid) {
     if (p.id_ != pid || p.state_ == Process::State::free) return Error::not_found;
     if (p.state_ != Process::State::running) return Error::bad_state;
     p.state_ = Process::State::exiting;
+    log_info("exit {}: process {:#x}, {} tasks to stop", p.name_, p.id_, p.live_tasks_);
     if (p.live_tasks_ == 0) {
       finish_process(&p);
       return ok();
@@ -216,6 +224,7 @@ void Scheduler::finish_process(Process* p) {
   p->cores_ = CpuSet();
   p->core_count_ = 0;
   p->state_ = Process::State::exited;
+  log_info("exit {}: process {:#x} gone, cores and memory returned", p->name_, p->id_);
 }
 
 Result<PhysAddr> Scheduler::alloc_stack(Process* p, u32 order) {
@@ -265,12 +274,13 @@ Result<Task*> Scheduler::create_task(ProcessId pid, const char* name, TaskEntry 
     rq->ready_.push_back(*t);
     kick_idle_cpu(rq);
   }
+  log_debug("task {} '{}' created in {}", t->id_, t->name_, p != nullptr ? p->name_ : "the kernel");
   return t;
 }
 
 void Scheduler::task_trampoline(void* arg) {
   Task* t = static_cast<Task*>(arg);
-  Scheduler* s = g_instance;
+  Scheduler* s = g_scheduler;
   s->finish_switch();
   Platform::irq_enable();
   s->exit_if_killed();
@@ -491,7 +501,7 @@ void Scheduler::rearm_timer(Cpu& cpu) {
 }
 
 void Scheduler::on_timer(u64 now) {
-  if (g_instance != nullptr) g_instance->handle_timer(now);
+  if (g_scheduler != nullptr) g_scheduler->handle_timer(now);
 }
 
 void Scheduler::handle_timer(u64 now) {
