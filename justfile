@@ -33,6 +33,7 @@ sim-debug *args:
 # Build and test the hosted tree under AddressSanitizer + UndefinedBehaviorSanitizer
 test-asan:
     @just _build hosted-asan
+    @just _build baremetal
     ctest --preset hosted-asan
 
 # Run every libFuzzer target for SECONDS each, keeping a corpus in build/fuzz/corpus/
@@ -51,6 +52,16 @@ bench filter=".":
       build/hosted-release/bench/platypos_bench_$b --benchmark_filter='{{filter}}' --benchmark_out=results/$b.json \
         --benchmark_out_format=json --platypos_summary=results/$b.md; \
     done
+
+# Boot the kernel in QEMU, serial console here: just run [--cpus N] [--memory SIZE] [--append 'ktest'] [--timeout S]
+[positional-arguments]
+run *args: (_build "baremetal") _runner
+    build/hosted/tools/qemu/platypos_qemu "$@" build/baremetal/platypos.elf
+
+# Start the kernel halted in QEMU and attach gdb (tools/gdb/gdbinit); same flags as `run`
+[positional-arguments]
+debug *args: (_build "baremetal") _runner
+    build/hosted/tools/qemu/platypos_qemu --debug "$@" build/baremetal/platypos.elf
 
 # Reformat every C++ source with .clang-format
 fmt:
@@ -71,3 +82,8 @@ clean:
 _build preset:
     @[ -f build/{{preset}}/CMakeCache.txt ] || cmake --preset {{preset}}
     cmake --build --preset {{preset}}
+
+# Build the QEMU runner (hosted tree) only
+_runner:
+    @[ -f build/hosted/CMakeCache.txt ] || cmake --preset hosted
+    @cmake --build --preset hosted --target platypos_qemu

@@ -53,6 +53,8 @@ std::optional<ElfSymbols> ElfSymbols::load(const std::string& path, std::string*
         std::memcpy(&sym, data.data() + s.sh_offset + i * sizeof(Elf64_Sym), sizeof sym);
         const int kind = ELF64_ST_TYPE(sym.st_info);
         if ((kind != STT_FUNC && kind != STT_NOTYPE) || sym.st_shndx == SHN_UNDEF || sym.st_value == 0) continue;
+        // Absolute and common symbols (SHN_ABS, SHN_COMMON: linker-script constants) name no code in a section.
+        if (sym.st_shndx >= sh.size()) continue;
         if (sym.st_name >= strtab.sh_size) continue;
         const char* name = data.data() + strtab.sh_offset + sym.st_name;
         const std::size_t max_len = strtab.sh_size - sym.st_name;

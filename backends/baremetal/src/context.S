@@ -7,6 +7,7 @@
  *   void platypos_context_switch(uptr* save_rsp, uptr new_rsp)
  */
     .text
+    .cfi_sections .debug_frame
     .globl platypos_context_switch
     .type platypos_context_switch, @function
 platypos_context_switch:
@@ -30,6 +31,8 @@ platypos_context_switch:
     .globl platypos_context_trampoline
     .type platypos_context_trampoline, @function
 platypos_context_trampoline:
+    .cfi_startproc
+    .cfi_undefined %rip      /* the outermost frame of a context: debuggers stop unwinding here */
     movq %r13, %rdi
     xorl %ebp, %ebp          /* ends frame-pointer backtraces here */
     callq *%r12
@@ -37,6 +40,7 @@ platypos_context_trampoline:
     movq %r12, %rdi
     callq platypos_context_returned
     ud2
+    .cfi_endproc
     .size platypos_context_trampoline, . - platypos_context_trampoline
 
     .section .note.GNU-stack,"",@progbits

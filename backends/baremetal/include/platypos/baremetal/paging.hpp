@@ -1,0 +1,58 @@
+#pragma once
+// The kernel's address space (x86_64, 4-level paging):
+//
+//   0x0000000000000000 ..       nothing mapped (user space, later); null and small pointers fault
+//   0xffff800000000000 + phys   direct map of physical memory, 2 MiB pages, read/write, never executable:
+//                               [0, max(4 GiB, end of the highest RAM range)) rounded up to 1 GiB, at most
+//                               kDirectMapMaxBytes. 2 MiB pages that hold no RAM (MMIO holes: the local APIC, the
+//                               PCI window) are mapped uncached.
+//   0xffffffff80000000 + phys   the kernel image, 4 KiB pages: text read-only+executable, rodata read-only,
+//                               data/bss read/write; the guard page under each static stack is left unmapped
+//
+// boot.S starts with simpler tables (identity map, 4 GiB direct map, the first GiB at -2 GiB, all 2 MiB pages);
+// init() replaces them once the memory map is known.
+
+#include <platypos/base/result.hpp>
+#include <platypos/base/units.hpp>
+#include <platypos/mm/memory_map.hpp>
+
+#include <span>
+
+namespace platypos::baremetal::paging {
+
+inline constexpr uptr kDirectMapBase = 0xffff800000000000;
+inline constexpr uptr kKernelVirtOffset = 0xffffffff80000000;
+inline constexpr u64 kDirectMapMaxBytes = 64 * GiB;
+
+// Builds the kernel's page tables from the boot memory map and switches to them. RAM beyond kDirectMapMaxBytes
+// stays unmapped (with a warning); boot_memory_map() then reports it as reserved, so no allocator hands it out.
+void init(std::span<const MemoryRange> map);
+
+// Physical memory [0, direct_map_size()) is reachable through phys_to_virt().
+u64 direct_map_size();
+
+// Nonzero when RAM extends beyond kDirectMapMaxBytes: the address from which it is left unmapped.
+u64 direct_map_clipped_at();
+
+struct Mapping {
+  u64 phys;
+  u64 page_size;
+  bool writable;
+  bool executable;
+};
+
+// Walks the current page tables. Error::not_found when `va` is not mapped (or not canonical).
+Result<Mapping> translate(uptr va);
+
+// Whether pc lies in the kernel's code (the bounds checks of backtraces).
+bool in_kernel_text(uptr pc);
+
+// Bounds of the kernel image's sections (virtual addresses).
+uptr text_start();
+uptr text_end();
+uptr rodata_start();
+uptr rodata_end();
+uptr data_start();
+uptr image_end();
+
+}  // namespace platypos::baremetal::paging
