@@ -37,7 +37,10 @@
 #include <platypos/base/print.hpp>
 #include <platypos/base/units.hpp>
 #include <platypos/ktest/runner.hpp>
+#include <platypos/mm/kernel_memory.hpp>
 #include <platypos/platform.hpp>
+
+#include <new>
 
 #ifndef PLATYPOS_VERSION
 #error "PLATYPOS_VERSION must be defined by the build (backends/baremetal/CMakeLists.txt)"
@@ -97,6 +100,19 @@ void print_banner() {
         mhz_text(clock::timer_hz()).c_str(), lapic::kTimerDivider, mhz_text(clock::tsc_hz()).c_str());
 }
 
+// The kernel's physical memory management, in static storage (no global constructor: built in init_memory()).
+alignas(KernelMemory) constinit unsigned char g_memory_storage[sizeof(KernelMemory)] = {};
+
+// The memory map (firmware's, plus the kernel image) into the RangePool, all free RAM into the buddy allocator,
+// the kernel heap installed.
+void init_memory() {
+  auto* m = new (g_memory_storage) KernelMemory(DirectMap(reinterpret_cast<uptr>(Platform::phys_to_virt(0))));
+  const BuddyHandover h = m->init(Platform::boot_memory_map()).expect("physical memory set-up");
+  print("memory: buddy allocator manages {} in {} regions; state {} KiB, pool bookkeeping {} KiB\n",
+        size_text(h.managed_bytes).c_str(), h.regions, h.metadata_bytes / KiB,
+        m->pool().bookkeeping_pages() * kPageSize / KiB);
+}
+
 // Boot self-checks: the machine is in the state the rest of the kernel assumes. Failures panic.
 constinit u64 g_self_check_timer_fired_at = 0;
 
@@ -130,7 +146,18 @@ void run_self_checks() {
   PLATYPOS_ASSERT(g_self_check_timer_fired_at >= deadline, "timer fired at {} ns, before its deadline {} ns",
                   g_self_check_timer_fired_at, deadline);
 
-  print("boot: self-checks passed (memory map, direct map, timer interrupt) at {} ms since reset\n",
+  // The allocators work on real memory: pages through the direct map, objects from the kernel heap.
+  KernelMemory& mem = *KernelMemory::instance();
+  PLATYPOS_ASSERT(mem.pool().check_invariants() && mem.pages().check_invariants(), "allocator invariants broken");
+  const PhysAddr page = mem.pages().alloc(0).expect("a page");
+  *mem.direct_map().to_virt<volatile u64>(page) = 0x1234;
+  PLATYPOS_ASSERT(*mem.direct_map().to_virt<volatile u64>(page) == 0x1234, "page {:#x} does not hold a value",
+                  page.value());
+  mem.pages().free(page, 0).expect("freeing a page");
+  u64* obj = make<u64>(42).expect("a kernel heap object");
+  destroy(obj).expect("destroying a kernel heap object");
+
+  print("boot: self-checks passed (memory map, direct map, timer interrupt, allocators) at {} ms since reset\n",
         Platform::now_ns() / kNsPerMs);
 }
 
@@ -216,6 +243,7 @@ extern "C" void platypos_kernel_main(platypos::u32 multiboot_magic, platypos::u3
   Platform::irq_enable();
 
   print_banner();
+  init_memory();
   run_self_checks();
   run_command_line(boot_info::command_line());
 }

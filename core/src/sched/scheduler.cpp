@@ -159,8 +159,12 @@ Result<ProcessId> Scheduler::spawn(const ProcessSpec& spec, AdmissionShortfall* 
     for (CpuId c = 0; c < config_.cpus; ++c)
       if (moved.has(c)) Platform::cpu_wake(c);
   }
-  log_info("spawn {}: process {:#x}, {} cores from cpu {}, {} KiB reserved", p->name_, p->id_, spec.cores,
-           p->cores_.first(), spec.memory_bytes / KiB);
+  if (config_.policy == Policy::dedicated) {
+    log_info("spawn {}: process {:#x}, {} dedicated cores from cpu {}, {} KiB reserved", p->name_, p->id_, spec.cores,
+             p->cores_.first(), spec.memory_bytes / KiB);
+  } else {
+    log_info("spawn {}: process {:#x}, timeshare, {} KiB reserved", p->name_, p->id_, spec.memory_bytes / KiB);
+  }
   return p->id_;
 }
 

@@ -29,10 +29,12 @@ class [[nodiscard]] Result {
 
   Result(const T& v) requires std::is_copy_constructible_v<T> : error_(Error::none) { new (&value_) T(v); }
   Result(T&& v) requires std::is_move_constructible_v<T> : error_(Error::none) { new (&value_) T(std::move(v)); }
-  // Converting construction, e.g. Result<Base*> from Derived*, Result<T*> from nullptr.
+  // Converting construction, e.g. Result<Base*> from Derived*, Result<T*> from nullptr. The constraint excludes
+  // Result itself, so this never hides the copy or move constructor.
   template <class U>
   requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::remove_cvref_t<U>, Result> &&
-           !std::is_same_v<std::remove_cvref_t<U>, T> && !std::is_same_v<std::remove_cvref_t<U>, Error>) Result(U&& v)
+           !std::is_same_v<std::remove_cvref_t<U>, T> && !std::is_same_v<std::remove_cvref_t<U>, Error>)
+      Result(U&& v)  // NOLINT(bugprone-forwarding-reference-overload)
       : error_(Error::none) {
     new (&value_) T(std::forward<U>(v));
   }
@@ -41,7 +43,7 @@ class [[nodiscard]] Result {
   Result(const Result& o) requires std::is_copy_constructible_v<T> : error_(o.error_) {
     if (has_value()) new (&value_) T(o.value_);
   }
-  Result(Result&& o) requires std::is_move_constructible_v<T> : error_(o.error_) {
+  Result(Result&& o) noexcept requires std::is_move_constructible_v<T> : error_(o.error_) {
     if (has_value()) new (&value_) T(std::move(o.value_));
   }
   Result& operator=(const Result& o) requires std::is_copy_constructible_v<T> {
@@ -52,7 +54,7 @@ class [[nodiscard]] Result {
     }
     return *this;
   }
-  Result& operator=(Result&& o) requires std::is_move_constructible_v<T> {
+  Result& operator=(Result&& o) noexcept requires std::is_move_constructible_v<T> {
     if (this != &o) {
       destroy();
       error_ = o.error_;

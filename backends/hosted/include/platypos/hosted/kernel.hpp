@@ -10,10 +10,7 @@
 //
 // Construct it after the machine and destroy it before. Not copyable.
 
-#include <platypos/mm/buddy.hpp>
-#include <platypos/mm/kernel_heap.hpp>
-#include <platypos/mm/locked_buddy.hpp>
-#include <platypos/mm/range_pool.hpp>
+#include <platypos/mm/kernel_memory.hpp>
 #include <platypos/sched/scheduler.hpp>
 
 #include <memory>
@@ -27,23 +24,19 @@ class Kernel {
   Kernel(const Kernel&) = delete;
   Kernel& operator=(const Kernel&) = delete;
 
-  RangePool& pool() { return *pool_; }
-  LockedBuddy& pages() { return *pages_; }
-  KernelHeap& heap() { return *heap_; }
+  KernelMemory& memory() { return *memory_; }
+  RangePool& pool() { return memory_->pool(); }
+  LockedBuddy& pages() { return memory_->pages(); }
+  KernelHeap& heap() { return memory_->heap(); }
   sched::Scheduler& scheduler() { return *scheduler_; }
   // Free pages right after boot: a finished run with nothing leaked has this many again (after reclaim()).
-  u64 boot_free_pages() const { return boot_free_pages_; }
+  u64 boot_free_pages() const { return memory_->boot_free_pages(); }
   // Returns the kernel heap's empty slabs to the page allocator (before comparing with boot_free_pages()).
-  void reclaim() { heap_->reclaim(); }
+  void reclaim() { memory_->heap().reclaim(); }
 
  private:
-  std::unique_ptr<RangePool> pool_;
-  std::unique_ptr<BuddyAllocator::Region[]> regions_;
-  std::unique_ptr<BuddyAllocator> buddy_;
-  std::unique_ptr<LockedBuddy> pages_;
-  std::unique_ptr<KernelHeap> heap_;
+  std::unique_ptr<KernelMemory> memory_;
   std::unique_ptr<sched::Scheduler> scheduler_;
-  u64 boot_free_pages_ = 0;
 };
 
 }  // namespace platypos::hosted
