@@ -185,6 +185,9 @@ void BM_SimServerScenario(benchmark::State& state) {
   state.counters["web_p999_us"] = static_cast<double>(web.value_at_ppm(999'000)) / 1e3;
   state.counters["p999_over_p50"] =
       static_cast<double>(web.value_at_ppm(999'000)) / static_cast<double>(web.value_at_ppm(500'000));
+  const LatencyHistogram& ideal = last.servers.at(0).ideal;
+  state.counters["ideal_p999_over_p50"] =
+      static_cast<double>(ideal.value_at_ppm(999'000)) / static_cast<double>(ideal.value_at_ppm(500'000));
   state.SetLabel(policy == sched::Policy::dedicated ? "dedicated" : "timeshare");
 }
 BENCHMARK(BM_SimServerScenario)

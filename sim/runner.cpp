@@ -66,6 +66,7 @@ std::vector<std::string> cpu_owners(hosted::Kernel& k, const Options& opt) {
 }
 
 void print_cpu_table(hosted::Kernel& k, const Options& opt, const std::vector<std::string>& owners, u64 elapsed_ns) {
+  // Utilization over the whole run (start to the scheduler's stop): idle time is counted until each CPU stops.
   sched::Scheduler& s = k.scheduler();
   std::printf("\n%-4s %-11s %-10s %7s %10s %12s %10s\n", "cpu", "role", "owner", "util%", "switches", "preemptions",
               "timer irqs");

@@ -17,6 +17,7 @@
 #include <platypos/base/spinlock.hpp>
 #include <platypos/sched/wait_queue.hpp>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -70,7 +71,8 @@ struct World {
   std::vector<std::unique_ptr<Server>> servers;
   Neighbour batch;
   u64 start_ns = 0;  // Platform time when the run starts (0 in sim mode; the monotonic clock in threads mode)
-  u64 end_ns = 0;
+  u64 end_ns = 0;    // the last request done
+  u64 stop_ns = 0;   // every process gone, the scheduler told to stop
 };
 
 struct WorkerArg {
@@ -110,24 +112,46 @@ void worker(void* arg) {
   }
 }
 
+// The requests of one server: Poisson arrivals, service times uniform within +-10% of the mean. The same seed gives
+// the same requests, so the kernel run and the ideal queue below see identical work.
+class RequestStream {
+ public:
+  RequestStream(u64 seed, double rate_per_ns, u64 mean_service_ns, u64 start_ns, u64 end_ns)
+      : rng_(seed),
+        gap_(rate_per_ns),
+        jitter_(0.9, 1.1),
+        mean_(mean_service_ns),
+        t_(static_cast<double>(start_ns)),
+        end_(end_ns) {}
+  bool next(Request* r) {
+    t_ += gap_(rng_);
+    const u64 at = static_cast<u64>(t_);
+    if (at >= end_) return false;
+    *r = Request{at, static_cast<u64>(static_cast<double>(mean_) * jitter_(rng_))};
+    return true;
+  }
+
+ private:
+  std::mt19937_64 rng_;
+  std::exponential_distribution<double> gap_;
+  std::uniform_real_distribution<double> jitter_;
+  u64 mean_;
+  double t_;
+  u64 end_;
+};
+
 void generator(void* arg) {
   auto* w = static_cast<std::pair<World*, Server*>*>(arg);
   World& world = *w->first;
   Server& s = *w->second;
-  std::mt19937_64 rng(s.seed);
-  std::exponential_distribution<double> gap(s.rate_per_ns);
-  std::uniform_real_distribution<double> jitter(0.9, 1.1);
-  double t = static_cast<double>(world.start_ns);
-  const u64 end = world.start_ns + world.opt->duration_ns;
-  for (;;) {
-    t += gap(rng);
-    const u64 at = static_cast<u64>(t);
-    if (at >= end) break;
-    if (Platform::now_ns() < at) world.sched->sleep_until(at);
-    const u64 service = static_cast<u64>(static_cast<double>(s.mean_service_ns) * jitter(rng));
+  RequestStream stream(s.seed, s.rate_per_ns, s.mean_service_ns, world.start_ns,
+                       world.start_ns + world.opt->duration_ns);
+  Request r;
+  while (stream.next(&r)) {
+    if (Platform::now_ns() < r.arrival_ns) world.sched->sleep_until(r.arrival_ns);
     {
       IrqSpinGuard g(s.lock);
-      s.queue.push_back({at, service});
+      s.queue.push_back(r);
       ++s.generated;
     }
     s.idle_workers.wake_one();
@@ -165,6 +189,7 @@ void controller(void* arg) {
   for (auto& srv : world->servers) s.exit_process(srv->pid).expect("exit server");
   s.exit_process(world->batch.pid).expect("exit neighbour");
   while (s.live_tasks() > 1) s.sleep_for(50'000);
+  world->stop_ns = Platform::now_ns();
   s.stop();
 }
 
@@ -233,6 +258,16 @@ ServerResult run_server_scenario(const Options& opt, bool print) {
           pr.cores = srv->cores;
           pr.generated = srv->generated;
           for (auto& w : srv->per_worker) pr.latency.merge(w);
+          // The floor any scheduler could reach: the same requests, FIFO on as many cores, zero overhead.
+          RequestStream stream(srv->seed, srv->rate_per_ns, srv->mean_service_ns, 0, opt.duration_ns);
+          std::vector<u64> free_at(srv->cores, 0);
+          Request r;
+          while (stream.next(&r)) {
+            auto core = std::min_element(free_at.begin(), free_at.end());
+            const u64 done = std::max(*core, r.arrival_ns) + r.service_ns;
+            *core = done;
+            pr.ideal.record(done - r.arrival_ns);
+          }
           result.servers.push_back(std::move(pr));
         }
         result.batch_cores = world.batch.cores;
@@ -251,7 +286,14 @@ ServerResult run_server_scenario(const Options& opt, bool print) {
           }
           std::printf("%-8s %5u   noisy neighbour: %zu tasks, %" PRIu64 " chunks of 10 ms computed\n", world.batch.name,
                       result.batch_cores, result.batch_tasks, result.batch_units);
-          print_cpu_table(k, opt, owners, result.elapsed_ns);
+          std::printf("\nideal: the same requests, FIFO on the same number of cores, zero scheduling cost\n");
+          for (const auto& pr : result.servers) {
+            const LatencyHistogram& h = pr.ideal;
+            std::printf("%-8s %5u %9" PRIu64 " %12s %9.1f %9.1f %9.1f %9.1f\n", pr.name.c_str(), pr.cores, h.count(),
+                        "", us(h.value_at_ppm(500'000)), us(h.value_at_ppm(990'000)), us(h.value_at_ppm(999'000)),
+                        us(h.max()));
+          }
+          print_cpu_table(k, opt, owners, world.stop_ns - world.start_ns);
           std::printf("\n");
         }
         for (const auto& pr : result.servers) {

@@ -15,6 +15,7 @@ struct ServerProcessResult {
   u32 cores = 0;
   u64 generated = 0;
   LatencyHistogram latency;  // intended arrival to completion, ns
+  LatencyHistogram ideal;    // the same requests, FIFO on as many cores, with zero scheduling cost
 };
 
 struct ServerResult {
