@@ -48,7 +48,7 @@ fuzz seconds="60":
 bench filter=".":
     @just _build hosted-release
     mkdir -p results
-    for b in mm sched; do \
+    for b in mm sched cap; do \
       build/hosted-release/bench/platypos_bench_$b --benchmark_filter='{{filter}}' --benchmark_out=results/$b.json \
         --benchmark_out_format=json --platypos_summary=results/$b.md; \
     done

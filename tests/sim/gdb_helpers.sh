@@ -19,7 +19,7 @@ check() {
 check '^policy dedicated, 8 cpus, 2 kernel cores'
 check '^2 +app_assigned +web '
 check '^6 +app_assigned +batch +cruncher #'
-check '^process 0x[0-9a-f]+ web \(running\): 2 live tasks, 2 cores'
+check '^process 0x[0-9a-f]+ web \(running\): 2 live tasks, 2 cores, 16384 KiB reserved, [0-9]+ KiB used, 0/256 handles'
 check '#[0-9]+ +worker +blocked'
 check '#[0-9]+ +controller +running +cpu 0'
 check '^simulation: 8 cpus, running cpu 0'

@@ -92,10 +92,15 @@ class PlatypTasks(gdb.Command):
             state = _enum_name(p["state_"])
             if state not in ("running", "exiting"):
                 continue
-            mem = p["memory_"]
-            print("process %#x %s (%s): %d live tasks, %d cores, %d KiB reserved, %d KiB used" % (
+            acct = p["account_"]
+            reserved = used = 0
+            if int(acct) != 0:
+                res = acct.dereference()["reservation_"]
+                reserved, used = int(res["quota_pages_"]) * 4, int(res["used_pages_"]) * 4
+            handles = p["handles_"]
+            print("process %#x %s (%s): %d live tasks, %d cores, %d KiB reserved, %d KiB used, %d/%d handles" % (
                 int(p["id_"]), _str(p["name_"]), state, int(p["live_tasks_"]), int(p["core_count_"]),
-                int(mem["quota_pages_"]) * 4, int(mem["used_pages_"]) * 4))
+                reserved, used, int(handles["count_"]), int(handles["capacity_"])))
             for t in _list_items(p["tasks_"], task_t):
                 show(t)
         kernel = _list_items(s["kernel_tasks_"], task_t)

@@ -1,5 +1,6 @@
 #include <platypos/base/log.hpp>
 #include <platypos/base/print.hpp>
+#include <platypos/cap/channel.hpp>
 #include <platypos/mm/kernel_heap.hpp>
 #include <platypos/sched/scheduler.hpp>
 
@@ -121,18 +122,38 @@ Result<ProcessId> Scheduler::spawn(const ProcessSpec& spec, AdmissionShortfall* 
       return Error::no_resources;
     }
   }
+  // Memory, the handle table in it, and the process object: all or nothing.
+  MemoryAccount* account = nullptr;
   if (spec.memory_bytes > 0) {
-    if (spec.memory_bytes > MemoryReservation::kMaxBytes ||
-        p->memory_.reserve(kernel_pages_, spec.memory_bytes).is_error()) {
+    Result<MemoryAccount*> made = spec.memory_bytes > MemoryReservation::kMaxBytes
+                                      ? Result<MemoryAccount*>(Error::no_resources)
+                                      : MemoryAccount::create(kernel_pages_, spec.memory_bytes);
+    if (made.is_error()) {
       out = {AdmissionShortfall::Resource::memory, spec.memory_bytes, 0};
       log_warn("spawn {}: refused, cannot reserve {} KiB", spec.name, spec.memory_bytes / KiB);
       return Error::no_resources;
     }
+    account = *made;
+    if (auto r = p->handles_.init(*account, spec.handles); r.is_error()) {
+      account->release();
+      out = {AdmissionShortfall::Resource::memory, spec.memory_bytes, 0};
+      log_warn("spawn {}: refused, {} handles do not fit in {} KiB", spec.name, spec.handles, spec.memory_bytes / KiB);
+      return r.error() == Error::invalid_argument ? Error::invalid_argument : Error::no_resources;
+    }
+  }
+  const auto slot = static_cast<u32>(p - processes_);
+  const ProcessId new_id = ((p->generation_ + 1) << kSlotBits) | slot;
+  Result<cap::Ref<cap::ProcessObject>> object = cap::ProcessObject::create(new_id);
+  if (object.is_error()) {
+    p->handles_.close_all();
+    if (account != nullptr) account->release();
+    return Error::no_resources;
   }
   // Admitted: from here nothing fails.
-  const auto slot = static_cast<u32>(p - processes_);
   ++p->generation_;
-  p->id_ = (p->generation_ << kSlotBits) | slot;
+  p->id_ = new_id;
+  p->account_ = account;
+  p->object_ = static_cast<cap::Ref<cap::ProcessObject>&&>(*object);
   p->state_ = Process::State::running;
   copy_name(p->name_, Process::kNameLen, spec.name);
   p->cores_ = CpuSet();
@@ -224,7 +245,14 @@ void Scheduler::finish_process(Process* p) {
     for (CpuId c = 0; c < config_.cpus; ++c)
       if (moved.has(c)) Platform::cpu_wake(c);
   }
-  p->memory_.release();
+  // Its capabilities go: closing them may free channels and messages, and the channels it leaves behind may now
+  // only refer to one another: the cycle collector frees those. Then its memory (once nothing elsewhere holds some).
+  p->handles_.close_all();
+  cap::ChannelEndpoint::collect_cycles();
+  if (p->account_ != nullptr) p->account_->release();
+  p->account_ = nullptr;
+  p->object_->mark_exited(0);
+  p->object_.reset();
   p->cores_ = CpuSet();
   p->core_count_ = 0;
   p->state_ = Process::State::exited;
@@ -232,11 +260,17 @@ void Scheduler::finish_process(Process* p) {
 }
 
 Result<PhysAddr> Scheduler::alloc_stack(Process* p, u32 order) {
-  return p != nullptr ? p->memory_.alloc(order) : kernel_pages_.alloc(order);
+  if (p == nullptr) return kernel_pages_.alloc(order);
+  if (p->account_ == nullptr) return Error::no_memory;
+  return p->account_->alloc_pages(order);
 }
 
 void Scheduler::free_stack(Process* p, PhysAddr stack, u32 order) {
-  (p != nullptr ? p->memory_.free(stack, order) : kernel_pages_.free(stack, order)).expect("task stack");
+  if (p == nullptr) {
+    kernel_pages_.free(stack, order).expect("task stack");
+  } else {
+    p->account_->free_pages(stack, order);
+  }
 }
 
 Result<Task*> Scheduler::create_task(ProcessId pid, const char* name, TaskEntry entry, void* arg, u32 stack_order) {
@@ -265,7 +299,7 @@ Result<Task*> Scheduler::create_task(ProcessId pid, const char* name, TaskEntry 
   t->process_ = p;
   t->id_ = next_task_id_.fetch_add(1, std::memory_order_relaxed);
   copy_name(t->name_, Task::kNameLen, name);
-  const DirectMap& map = p != nullptr ? p->memory_.direct_map() : kernel_pages_.direct_map();
+  const DirectMap& map = p != nullptr ? p->account_->direct_map() : kernel_pages_.direct_map();
   Platform::context_init(t->ctx_, map.to_virt(stack), kPageSize << stack_order, &task_trampoline, t);
   (p != nullptr ? p->tasks_ : kernel_tasks_).push_back(*t);
   if (p != nullptr) ++p->live_tasks_;
@@ -445,31 +479,42 @@ void Scheduler::reap(Task* t) {
 void Scheduler::sleep_until(u64 deadline_ns) {
   Task* t = current();
   PLATYPOS_ASSERT(t != nullptr, "sleep_until() outside a task");
-  while (!t->killed_ && Platform::now_ns() < deadline_ns) {
-    {
-      const auto irq = Platform::irq_save();
-      Cpu& cpu = this_cpu();
-      {
-        SpinGuard g(cpu.sleep_lock);
-        t->wake_at_ns_ = deadline_ns;
-        t->sleeping_ = true;
-        t->sleep_cpu_ = cpu.id;
-        Task* pos = cpu.sleepers.front();
-        while (pos != nullptr && pos->wake_at_ns_ <= deadline_ns) pos = cpu.sleepers.next(*pos);
-        if (pos != nullptr) {
-          cpu.sleepers.insert_before(*pos, *t);
-        } else {
-          cpu.sleepers.push_back(*t);
-        }
-      }
-      rearm_timer(cpu);
-      Platform::irq_restore(irq);
-    }
-    // A timer that fires before we block finds us running: its wake-up is pending and block() returns at once.
-    block();
-    remove_sleeper(t);  // woken early by someone else: leave the list
-  }
+  // Woken early by someone else: go back to sleep until the deadline.
+  while (!t->killed_ && Platform::now_ns() < deadline_ns) (void)block_until(deadline_ns);
   exit_if_killed();
+}
+
+bool Scheduler::block_until(u64 deadline_ns) {
+  Task* t = current();
+  PLATYPOS_ASSERT(t != nullptr, "block_until() outside a task");
+  if (deadline_ns == 0) {
+    block();
+    return false;
+  }
+  if (Platform::now_ns() >= deadline_ns) return true;
+  {
+    const auto irq = Platform::irq_save();
+    Cpu& cpu = this_cpu();
+    {
+      SpinGuard g(cpu.sleep_lock);
+      t->wake_at_ns_ = deadline_ns;
+      t->sleeping_ = true;
+      t->sleep_cpu_ = cpu.id;
+      Task* pos = cpu.sleepers.front();
+      while (pos != nullptr && pos->wake_at_ns_ <= deadline_ns) pos = cpu.sleepers.next(*pos);
+      if (pos != nullptr) {
+        cpu.sleepers.insert_before(*pos, *t);
+      } else {
+        cpu.sleepers.push_back(*t);
+      }
+    }
+    rearm_timer(cpu);
+    Platform::irq_restore(irq);
+  }
+  // A timer that fires before we block finds us running: its wake-up is pending and block() returns at once.
+  block();
+  remove_sleeper(t);  // woken by someone else before the deadline: leave the list
+  return Platform::now_ns() >= deadline_ns;
 }
 
 void Scheduler::remove_sleeper(Task* t) {

@@ -21,8 +21,10 @@
 
 #include <platypos/base/result.hpp>
 #include <platypos/base/spinlock.hpp>
+#include <platypos/cap/handle_table.hpp>
+#include <platypos/cap/process_object.hpp>
 #include <platypos/mm/buddy.hpp>
-#include <platypos/mm/reservation.hpp>
+#include <platypos/mm/memory_account.hpp>
 #include <platypos/sched/task.hpp>
 
 namespace platypos::sched {
@@ -83,8 +85,12 @@ class Process {
   const char* name() const { return name_; }
   State state() const { return state_; }
   const CpuSet& cores() const { return cores_; }
-  const MemoryReservation& memory() const { return memory_; }
-  MemoryReservation& memory() { return memory_; }
+  // Its dedicated memory (nullptr for a process spawned with none).
+  MemoryAccount* memory() const { return account_; }
+  // Its capabilities (inactive for a process spawned with no memory: the table lives in it).
+  cap::HandleTable& handles() { return handles_; }
+  // The process as a capability (for a handle that waits on its exit).
+  cap::ProcessObject* object() const { return object_.get(); }
   u32 live_tasks() const { return live_tasks_; }
 
  private:
@@ -96,7 +102,9 @@ class Process {
   char name_[kNameLen] = {};
   CpuSet cores_;
   u32 core_count_ = 0;
-  MemoryReservation memory_;
+  MemoryAccount* account_ = nullptr;  // one reference
+  cap::HandleTable handles_;
+  cap::Ref<cap::ProcessObject> object_;
   IntrusiveList<Task, ProcessTasksTag> tasks_;
   u32 live_tasks_ = 0;
   RunQueue rq_;
@@ -105,7 +113,8 @@ class Process {
 struct ProcessSpec {
   const char* name = "process";
   u32 cores = 1;         // dedicated app cores (under timeshare: how many it would have had; not reserved)
-  u64 memory_bytes = 0;  // dedicated memory, taken up front
+  u64 memory_bytes = 0;  // dedicated memory, taken up front; its handle table and task stacks come from it
+  u32 handles = 256;     // handle table capacity (only with memory_bytes > 0)
 };
 
 // Why admission control said no.
@@ -173,6 +182,9 @@ class Scheduler {
   void wake(Task* t);
   void sleep_until(u64 deadline_ns);
   void sleep_for(u64 ns) { sleep_until(Platform::now_ns() + ns); }
+  // Blocks until woken or until the deadline (0: no deadline), whichever comes first; returns true at the deadline.
+  // Like block(), a wake-up that came earlier makes it return at once.
+  bool block_until(u64 deadline_ns);
   // Ends the calling task.
   [[noreturn]] void exit_task();
   // Terminates the calling task if its process is exiting (blocking primitives call this after they clean up).

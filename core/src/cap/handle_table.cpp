@@ -1,0 +1,208 @@
+#include <platypos/cap/handle_table.hpp>
+
+namespace platypos::cap {
+
+HandleTable::~HandleTable() { close_all(); }
+
+Result<void> HandleTable::init(MemoryAccount& account, u32 capacity) {
+  if (active()) return Error::bad_state;
+  if (capacity == 0 || capacity > kMaxCapacity) return Error::invalid_argument;
+  const usize bytes = sizeof(Slot) * capacity;
+  void* storage = PLATYPOS_TRY(account.alloc_bytes(bytes));
+  account.retain();
+  IrqSpinGuard g(lock_);
+  account_ = &account;
+  storage_bytes_ = bytes;
+  slots_ = static_cast<Slot*>(storage);
+  capacity_ = capacity;
+  count_ = 0;
+  for (u32 i = 0; i < capacity; ++i) slots_[i] = Slot{nullptr, Rights::none, 0, 1, i + 2 <= capacity ? i + 2 : 0};
+  free_head_ = 1;
+  free_tail_ = capacity;
+  return ok();
+}
+
+void HandleTable::close_all() {
+  if (!active()) return;
+  // Empty the table under the lock, release the objects after: a release can destroy an object, and destroying a
+  // channel endpoint, say, takes the channel's lock.
+  for (;;) {
+    KernelObject* batch[32];
+    usize n = 0;
+    {
+      IrqSpinGuard g(lock_);
+      for (u32 i = 0; i < capacity_ && n < 32; ++i)
+        if (slots_[i].object != nullptr) batch[n++] = free_slot_locked(i);
+    }
+    for (usize i = 0; i < n; ++i) batch[i]->release();
+    if (n == 0) break;
+  }
+  MemoryAccount* account = account_;
+  void* storage = slots_;
+  {
+    IrqSpinGuard g(lock_);
+    slots_ = nullptr;
+    capacity_ = 0;
+    count_ = 0;
+    free_head_ = free_tail_ = 0;
+    account_ = nullptr;
+  }
+  account->free_bytes(storage, storage_bytes_);
+  account->release();
+}
+
+Result<HandleTable::Slot*> HandleTable::lookup_locked(Handle h) const {
+  const u32 index = h & 0xffff;
+  const u32 generation = h >> 16;
+  if (h == kInvalidHandle || index >= capacity_ || generation == 0 || generation > kGenerationMask) {
+    return Error::bad_handle;
+  }
+  Slot& s = slots_[index];
+  if (s.object == nullptr || s.generation != generation) return Error::bad_handle;
+  return &s;
+}
+
+Result<u32> HandleTable::alloc_slot_locked() {
+  if (free_head_ == 0) return Error::no_resources;
+  const u32 index = free_head_ - 1;
+  free_head_ = slots_[index].next_free;
+  if (free_head_ == 0) free_tail_ = 0;
+  ++count_;
+  return index;
+}
+
+KernelObject* HandleTable::free_slot_locked(u32 index) {
+  Slot& s = slots_[index];
+  KernelObject* o = s.object;
+  s.object = nullptr;
+  s.rights = Rights::none;
+  s.generation = s.generation == kGenerationMask ? 1 : s.generation + 1;
+  s.next_free = 0;
+  // FIFO: the slot goes to the back, so its next handle value comes as late as possible.
+  if (free_tail_ == 0) {
+    free_head_ = free_tail_ = index + 1;
+  } else {
+    slots_[free_tail_ - 1].next_free = index + 1;
+    free_tail_ = index + 1;
+  }
+  --count_;
+  return o;
+}
+
+Result<Handle> HandleTable::add(Ref<KernelObject> object, Rights rights) {
+  if (!valid_rights(rights)) return Error::invalid_argument;
+  IrqSpinGuard g(lock_);
+  if (!active()) return Error::bad_state;
+  const u32 index = PLATYPOS_TRY(alloc_slot_locked());
+  Slot& s = slots_[index];
+  s.epoch = object->epoch();
+  s.rights = rights;
+  s.object = object.leak();
+  return make_handle(index, s.generation);
+}
+
+Result<Ref<KernelObject>> HandleTable::get(Handle h, Rights need, ObjectType type) const {
+  IrqSpinGuard g(lock_);
+  Slot* s = PLATYPOS_TRY(lookup_locked(h));
+  if (s->epoch != s->object->epoch()) return Error::revoked;
+  if (static_cast<u8>(type) != 0 && s->object->type() != type) return Error::wrong_type;
+  if (!has_rights(s->rights, need)) return Error::access_denied;
+  return Ref<KernelObject>::retain(s->object);
+}
+
+Result<HandleInfo> HandleTable::info(Handle h) const {
+  IrqSpinGuard g(lock_);
+  const Slot* s = PLATYPOS_TRY(lookup_locked(h));
+  return HandleInfo{s->object->type(), s->rights, s->object->koid()};
+}
+
+Result<Handle> HandleTable::duplicate(Handle h, Rights rights) {
+  if (!valid_rights(rights)) return Error::invalid_argument;
+  IrqSpinGuard g(lock_);
+  Slot* s = PLATYPOS_TRY(lookup_locked(h));
+  if (s->epoch != s->object->epoch()) return Error::revoked;
+  if (!has_rights(s->rights, Rights::duplicate)) return Error::access_denied;
+  if (!has_rights(s->rights, rights)) return Error::access_denied;  // rights only shrink
+  const u32 index = PLATYPOS_TRY(alloc_slot_locked());
+  Slot& d = slots_[index];
+  s = &slots_[h & 0xffff];
+  s->object->retain();
+  d.object = s->object;
+  d.rights = rights;
+  d.epoch = s->epoch;
+  return make_handle(index, d.generation);
+}
+
+Result<Handle> HandleTable::replace(Handle h, Rights rights) {
+  if (!valid_rights(rights)) return Error::invalid_argument;
+  IrqSpinGuard g(lock_);
+  Slot* s = PLATYPOS_TRY(lookup_locked(h));
+  if (s->epoch != s->object->epoch()) return Error::revoked;
+  if (!has_rights(s->rights, rights)) return Error::access_denied;
+  // New slot first: if the table is full, nothing changes.
+  const u32 index = PLATYPOS_TRY(alloc_slot_locked());
+  s = &slots_[h & 0xffff];
+  Slot& d = slots_[index];
+  d.rights = rights;
+  d.epoch = s->epoch;
+  d.object = s->object;                // the reference moves to the new slot:
+  (void)free_slot_locked(h & 0xffff);  // nothing to release here
+  return make_handle(index, d.generation);
+}
+
+Result<void> HandleTable::close(Handle h) {
+  KernelObject* o = nullptr;
+  {
+    IrqSpinGuard g(lock_);
+    PLATYPOS_TRY(lookup_locked(h));
+    o = free_slot_locked(h & 0xffff);
+  }
+  o->release();
+  return ok();
+}
+
+Result<void> HandleTable::revoke(Handle h) {
+  IrqSpinGuard g(lock_);
+  Slot* s = PLATYPOS_TRY(lookup_locked(h));
+  if (s->epoch != s->object->epoch()) return Error::revoked;
+  if (!has_rights(s->rights, Rights::manage)) return Error::access_denied;
+  s->epoch = s->object->revoke();
+  return ok();
+}
+
+Result<void> HandleTable::transfer_out(std::span<const Handle> hs, const KernelObject* forbidden_a,
+                                       const KernelObject* forbidden_b, Capability* out) {
+  IrqSpinGuard g(lock_);
+  for (usize i = 0; i < hs.size(); ++i) {
+    Slot* s = PLATYPOS_TRY(lookup_locked(hs[i]));
+    if (s->epoch != s->object->epoch()) return Error::revoked;
+    if (!has_rights(s->rights, Rights::transfer)) return Error::access_denied;
+    if (s->object == forbidden_a || s->object == forbidden_b) return Error::invalid_argument;
+    for (usize j = 0; j < i; ++j)
+      if (hs[j] == hs[i]) return Error::invalid_argument;
+  }
+  for (usize i = 0; i < hs.size(); ++i) {
+    Slot& s = slots_[hs[i] & 0xffff];
+    out[i] = Capability{nullptr, s.rights, s.epoch};
+    out[i].object = free_slot_locked(hs[i] & 0xffff);  // the reference moves into the capability
+  }
+  return ok();
+}
+
+Result<void> HandleTable::install(std::span<Capability> caps, Handle* out) {
+  IrqSpinGuard g(lock_);
+  if (!active()) return Error::bad_state;
+  if (caps.size() > free_slots()) return Error::no_resources;
+  for (usize i = 0; i < caps.size(); ++i) {
+    const u32 index = alloc_slot_locked().value();
+    Slot& s = slots_[index];
+    s.object = caps[i].object;
+    s.rights = caps[i].rights;
+    s.epoch = caps[i].epoch;
+    caps[i].object = nullptr;  // the table owns the reference now
+    out[i] = make_handle(index, s.generation);
+  }
+  return ok();
+}
+
+}  // namespace platypos::cap
