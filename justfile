@@ -39,7 +39,7 @@ test-asan:
 # Run every libFuzzer target for SECONDS each, keeping a corpus in build/fuzz/corpus/
 fuzz seconds="60":
     @just _build fuzz
-    for f in buddy range_pool; do \
+    for f in buddy range_pool ring; do \
       mkdir -p build/fuzz/corpus/$f; \
       tools/run_fuzzer.sh build/fuzz $f {{seconds}} build/fuzz/corpus/$f; \
     done
@@ -48,12 +48,29 @@ fuzz seconds="60":
 bench filter=".":
     @just _build hosted-release
     mkdir -p results
-    for b in mm sched cap; do \
+    for b in mm sched cap trace ring; do \
       build/hosted-release/bench/platypos_bench_$b --benchmark_filter='{{filter}}' --benchmark_out=results/$b.json \
         --benchmark_out_format=json --platypos_summary=results/$b.md; \
     done
 
-# Boot the kernel in QEMU, serial console here: just run [--cpus N] [--memory SIZE] [--append 'ktest'] [--timeout S]
+# Decode a trace (platypos-sim --trace FILE, just run --trace FILE): just trace FILE [--format perfetto -o out.json]
+[positional-arguments]
+trace *args:
+    @[ -f build/hosted/CMakeCache.txt ] || cmake --preset hosted
+    @cmake --build --preset hosted --target platypos-trace
+    @build/hosted/tools/trace/platypos-trace "$@"
+
+# Render a 1 ms window of a simulator trace as a per-CPU timeline PNG with gnuplot (the README's picture)
+trace-picture out="docs/sim-trace.png" from="20ms" to="21ms":
+    @[ -f build/hosted/CMakeCache.txt ] || cmake --preset hosted
+    @cmake --build --preset hosted --target platypos-sim platypos-trace
+    build/hosted/sim/platypos-sim --scenario server --duration 30ms --trace build/sim-trace.trace >/dev/null
+    build/hosted/tools/trace/platypos-trace build/sim-trace.trace --format gnuplot --from {{from}} --to {{to}} \
+      --png {{out}} -o build/sim-trace.gp
+    gnuplot build/sim-trace.gp
+    @echo "wrote {{out}}"
+
+# Boot the kernel in QEMU, serial console here: just run [--cpus N] [--memory SIZE] [--append 'ktest'] [--trace FILE]
 [positional-arguments]
 run *args: (_build "baremetal") _runner
     build/hosted/tools/qemu/platypos_qemu "$@" build/baremetal/platypos.elf

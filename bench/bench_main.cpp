@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <set>
 
 namespace platypos::bench {
 
@@ -16,7 +17,7 @@ std::vector<Ratio>& ratios() {
 
 namespace {
 
-// Prints to the console as usual and remembers each result's time per iteration (ns) and counters.
+// Prints to the console as usual and remembers each benchmark's time per iteration (ns) and counters.
 class CollectingReporter : public benchmark::ConsoleReporter {
  public:
   struct Row {
@@ -25,13 +26,20 @@ class CollectingReporter : public benchmark::ConsoleReporter {
   };
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
+    // One row per benchmark: its only run, or with --benchmark_repetitions the median (which comes after the
+    // repetitions and replaces them).
     for (const Run& r : runs) {
-      if (r.error_occurred || r.run_type == Run::RT_Aggregate) continue;
+      if (r.error_occurred) continue;
+      const bool median = r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
+      if (r.run_type == Run::RT_Aggregate && !median) continue;
+      const std::string name = median ? r.run_name.str() : r.benchmark_name();
+      if (!median && medians_.count(name) != 0) continue;
       Row row;
       row.ns = r.GetAdjustedRealTime() * multiplier(r.time_unit);
       for (const auto& [k, c] : r.counters) row.counters[k] = c.value;
-      order_.push_back(r.benchmark_name());
-      rows_[r.benchmark_name()] = row;
+      if (rows_.count(name) == 0) order_.push_back(name);
+      rows_[name] = row;
+      if (median) medians_.insert(name);
     }
   }
   const std::map<std::string, Row>& rows() const { return rows_; }
@@ -49,6 +57,7 @@ class CollectingReporter : public benchmark::ConsoleReporter {
   }
   std::map<std::string, Row> rows_;
   std::vector<std::string> order_;
+  std::set<std::string> medians_;
 };
 
 std::string human(double ns) {

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <map>
+#include <stdexcept>
 #include <string>
 
 #include "scenario.hpp"
@@ -59,7 +60,17 @@ int main(int argc, char** argv) {
   app.add_option("--load", opt.load, "Offered load, as a fraction of each server's capacity")
       ->check(CLI::Range(0.01, 0.99));
   app.add_option("--quantum", opt.quantum_text, "Timeshare time slice: e.g. 4ms");
-  app.add_option("--log-level", opt.log_level, "Kernel log level on stderr")
+  app.add_option("--trace", trace_options().path,
+                 "Record a trace of the run into FILE (decode with platypos-trace FILE [--format perfetto])")
+      ->option_text("FILE");
+  app.add_option("--trace-level", trace_options().level, "Trace detail: coarse, normal or fine")
+      ->check(CLI::IsMember({"coarse", "normal", "fine"}));
+  app.add_option("--program-args", opt.program_args,
+                 "programs scenario: extra arguments for the demo program, e.g. 'echo_count=5000 echo_rate=80000'");
+  auto* cpus_opt = app.get_option("--cpus");
+  app.add_option("--log-level", opt.log_level,
+                 "Kernel log level on stderr (default: warn; info for the programs scenario, whose programs print on "
+                 "the console)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   try {
     app.parse(argc, argv);
@@ -85,6 +96,8 @@ int main(int argc, char** argv) {
   if (!parse_duration(opt.quantum_text, &opt.quantum_ns)) {
     return usage("--quantum: '" + opt.quantum_text + "' is not a duration like 4ms");
   }
+  if (opt.scenario == "programs" && cpus_opt->count() == 0) opt.cpus = 12;
+  if (opt.scenario == "programs" && app.get_option("--log-level")->count() == 0) opt.log_level = "info";
   if (opt.kernel_cores >= opt.cpus) {
     return usage("--kernel-cores must leave at least one app core (--cpus " + std::to_string(opt.cpus) + ")");
   }
@@ -101,7 +114,14 @@ int main(int argc, char** argv) {
   platypos::set_log_level(klevels.at(opt.log_level));
 
   for (const Scenario& s : scenarios()) {
-    if (opt.scenario == s.name) return s.run(opt);
+    if (opt.scenario != s.name) continue;
+    try {
+      const int status = s.run(opt);
+      return status == 0 && trace_options().failed ? 1 : status;
+    } catch (const std::runtime_error& e) {  // a trace file that cannot be written, io_uring unavailable
+      std::fprintf(stderr, "platypos-sim: %s\n", e.what());
+      return 2;
+    }
   }
   std::string names;
   for (const Scenario& s : scenarios()) names += std::string(names.empty() ? "" : ", ") + s.name;

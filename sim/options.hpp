@@ -11,8 +11,8 @@ namespace platypos::simtool {
 enum class Mode { sim, threads };
 
 struct Options {
-  std::string scenario = "server";
-  u32 cpus = 8;
+  std::string scenario = "programs";
+  u32 cpus = 8;  // main.cpp: 12 for the programs scenario unless --cpus is given
   u32 kernel_cores = 2;
   Mode mode = Mode::sim;
   sched::Policy policy = sched::Policy::dedicated;
@@ -21,7 +21,8 @@ struct Options {
   double load = 0.7;
   u64 quantum_ns = 4'000'000;
   u64 memory_bytes = 512ull << 20;
-  std::string log_level = "warn";
+  std::string log_level = "warn";  // main.cpp: info for the programs scenario (their console) unless given
+  std::string program_args;        // programs scenario: appended to the demo's command line
   std::string duration_text = "200ms";
   std::string quantum_text = "4ms";
 

@@ -1,4 +1,5 @@
 #include <platypos/hosted/machine.hpp>
+#include <platypos/hosted/trace_session.hpp>
 
 #include <chrono>
 #include <cinttypes>
@@ -10,6 +11,56 @@ namespace platypos::simtool {
 
 const char* mode_name(Mode m) { return m == Mode::sim ? "sim" : "threads"; }
 
+TraceOptions& trace_options() {
+  static TraceOptions options;
+  return options;
+}
+
+namespace {
+
+hosted::TraceSession* g_trace = nullptr;
+
+trace::Level trace_level(const std::string& name) {
+  if (name == "coarse") return trace::Level::coarse;
+  if (name == "normal") return trace::Level::normal;
+  return trace::Level::fine;
+}
+
+// Starts tracing the kernel when --trace was given (before the scenario creates its tasks, so they are all named
+// in the trace).
+std::unique_ptr<hosted::TraceSession> start_tracing(hosted::Kernel& kernel, const Options& opt) {
+  const TraceOptions& t = trace_options();
+  if (t.path.empty()) return nullptr;
+  auto session = std::make_unique<hosted::TraceSession>(
+      kernel,
+      hosted::TraceSessionConfig{.path = t.path, .level = trace_level(t.level), .producer = opt.replay_command()});
+  g_trace = session.get();
+  return session;
+}
+
+void finish_tracing(hosted::TraceSession* session, RunResult& result) {
+  if (session == nullptr) return;
+  g_trace = nullptr;
+  const hosted::TraceSession::Summary s = session->finish();
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "trace: %" PRIu64 " records, %" PRIu64 " dropped, %" PRIu64 " bytes in %" PRIu64
+                " writes to %s (decode: platypos-trace %s)",
+                s.records, s.dropped, s.bytes, s.write_requests, trace_options().path.c_str(),
+                trace_options().path.c_str());
+  result.trace = buf;
+  if (!s.error.empty()) {
+    result.trace += "\nTRACE INCOMPLETE: " + s.error;
+    trace_options().failed = true;
+  }
+}
+
+}  // namespace
+
+void stop_tracing() {
+  if (g_trace != nullptr) g_trace->request_stop();
+}
+
 std::string Options::replay_command() const {
   char buf[256];
   std::snprintf(buf, sizeof buf,
@@ -17,6 +68,8 @@ std::string Options::replay_command() const {
                 " --load %g --duration %s --quantum %s",
                 scenario.c_str(), mode_name(mode), sched::policy_name(policy), cpus, kernel_cores, seed, load,
                 duration_text.c_str(), quantum_text.c_str());
+  // Tracing changes the schedule (recording takes scheduling points): a traced run replays only traced.
+  if (!trace_options().path.empty()) return std::string(buf) + " --trace FILE --trace-level " + trace_options().level;
   return buf;
 }
 
@@ -28,6 +81,7 @@ void run_kernel(const Options& opt, const std::function<void(hosted::Kernel&)>& 
   if (opt.mode == Mode::sim) {
     hosted::SimMachine sim({.cpus = opt.cpus, .seed = opt.seed, .memory_bytes = opt.memory_bytes});
     hosted::Kernel kernel(cfg);
+    auto trace = start_tracing(kernel, opt);
     setup(kernel);
     const hosted::SimReport r = sim.run([&](CpuId) { kernel.scheduler().run_cpu(); });
     result.stuck = r.stuck;
@@ -35,15 +89,18 @@ void run_kernel(const Options& opt, const std::function<void(hosted::Kernel&)>& 
     result.events = r.events;
     result.cpu_switches = r.cpu_switches;
     result.digest = r.digest;
+    finish_tracing(trace.get(), result);
     report(kernel, result);
   } else {
     hosted::Machine machine({.cpus = opt.cpus, .memory_bytes = opt.memory_bytes, .pin_threads = true});
     hosted::Kernel kernel(cfg);
+    auto trace = start_tracing(kernel, opt);
     setup(kernel);
     const auto t0 = std::chrono::steady_clock::now();
     machine.run([&](CpuId) { kernel.scheduler().run_cpu(); });
     result.wall_ns = static_cast<u64>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+    finish_tracing(trace.get(), result);
     report(kernel, result);
   }
 }
@@ -115,6 +172,7 @@ void print_run_footer(const Options& opt, const RunResult& r, u64 elapsed_ns) {
     std::printf("threads mode: %.3f ms wall clock\n", static_cast<double>(r.wall_ns) / 1e6);
   }
   if (r.stuck) std::printf("STUCK: %s\n", r.stuck_reason.c_str());
+  if (!r.trace.empty()) std::printf("%s\n", r.trace.c_str());
   std::printf("seed: %" PRIu64 "\nreplay: %s\n", opt.seed, opt.replay_command().c_str());
 }
 

@@ -23,6 +23,21 @@ struct Scenario {
 
 std::span<const Scenario> scenarios();
 
+// The programs scenario (programs_scenario.cpp).
+int run_programs_scenario(const Options& opt);
+
+// --trace FILE / --trace-level LEVEL (main.cpp): run_kernel() records the run into FILE (hosted::TraceSession).
+struct TraceOptions {
+  std::string path;  // empty: no tracing
+  std::string level = "fine";
+  bool failed = false;  // set by run_kernel when the trace file is incomplete (platypos-sim then exits 1)
+};
+TraceOptions& trace_options();
+
+// Tells the trace drain worker to make its last pass and exit (nothing when not tracing). A scenario whose
+// controller waits for every other task to end calls this first: the worker is a kernel task too.
+void stop_tracing();
+
 struct RunResult {
   bool stuck = false;
   std::string stuck_reason;
@@ -30,6 +45,7 @@ struct RunResult {
   u64 cpu_switches = 0;  // sim mode
   u64 digest = 0;        // sim mode
   u64 wall_ns = 0;       // threads mode only (never printed in sim mode: output must not depend on it)
+  std::string trace;     // with --trace: what was written (print_run_footer prints it)
 };
 
 // Boots a kernel on the machine `opt` asks for, calls setup(kernel) (spawn processes, create tasks), runs every CPU's

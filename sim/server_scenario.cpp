@@ -188,6 +188,7 @@ void controller(void* arg) {
   world->end_ns = Platform::now_ns();
   for (auto& srv : world->servers) s.exit_process(srv->pid).expect("exit server");
   s.exit_process(world->batch.pid).expect("exit neighbour");
+  stop_tracing();  // the trace drain worker is a kernel task too: it makes its last pass and exits
   while (s.live_tasks() > 1) s.sleep_for(50'000);
   world->stop_ns = Platform::now_ns();
   s.stop();
@@ -366,7 +367,11 @@ int run_admission(const Options& opt) {
 
 std::span<const Scenario> scenarios() {
   static const Scenario list[] = {
-      {"server", "servers with dedicated cores under Poisson load beside a noisy neighbour (the default)", &run_server},
+      {"programs",
+       "the example programs (echo, log shipping, object store) as processes on dedicated cores, system calls through "
+       "rings (the default; 12 cpus unless --cpus; runs until they finish: --duration and --load do not apply)",
+       &run_programs_scenario},
+      {"server", "kernel-task servers with dedicated cores under Poisson load beside a noisy neighbour", &run_server},
       {"admission", "spawns processes until admission control refuses, then exits them all", &run_admission},
   };
   return list;

@@ -20,6 +20,7 @@ expect() {
 }
 expect 0 "--scenario" --help
 expect 0 "^server " --list-scenarios
+expect 0 "^programs " --list-scenarios
 expect 2 "not expected: --bogus" --bogus
 expect 2 "--policy" --policy fair
 expect 2 "--mode" --mode fibers
@@ -31,6 +32,9 @@ expect 2 "not a duration" --duration 5years
 expect 2 "--load" --load 1.5
 expect 2 "at least one app core" --cpus 4 --kernel-cores 4
 expect 2 "unknown scenario 'nope'" --scenario nope
-expect 2 "at least 3 app cores" --cpus 4 --kernel-cores 2
+expect 2 "at least 3 app cores" --scenario server --cpus 4 --kernel-cores 2
+expect 2 "needs 9 app cores" --cpus 8 --kernel-cores 2
+expect 2 "--program-args: at most" --program-args "$(printf 'x%.0s' {1..200})"
+expect 1 "demo: unknown argument .echo_cuont." --program-args "echo_cuont=10"
 expect 2 "--seed" --seed minus-one
 exit $fail

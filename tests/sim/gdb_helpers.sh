@@ -7,7 +7,7 @@ sim=$1 src=$2
 out=$(gdb -q -batch -x "$src/tools/gdb/platypos.py" -x "$src/tools/gdb/sim.gdbinit" \
   -ex 'break platypos::sched::Scheduler::exit_process' -ex run \
   -ex platypos-cpus -ex platypos-tasks -ex platypos-sim -ex kill \
-  --args "$sim" --duration 5ms 2>&1)
+  --args "$sim" --scenario server --duration 5ms 2>&1)
 echo "$out"
 fail=0
 check() {

@@ -40,6 +40,20 @@ static_assert(PlatformCpu<NoClock> && PlatformIrq<NoClock> && PlatformContext<No
 static_assert(!PlatformClock<NoClock>);
 static_assert(!PlatformApi<NoClock>);
 
+// A clock needs ticks() (the cheap timestamp counter) as well as now_ns().
+struct ClockWithoutTicks : NoClock {
+  static u64 now_ns();
+  static void delay_ns(u64);
+  static void timer_arm(u64);
+  static void timer_cancel();
+  static void set_timer_handler(TimerHandler);
+};
+static_assert(!PlatformClock<ClockWithoutTicks>);
+struct WithTicks : ClockWithoutTicks {
+  static u64 ticks();
+};
+static_assert(PlatformClock<WithTicks> && PlatformApi<WithTicks>);
+
 // Wrong return type is rejected too.
 struct WrongCpuId : NoClock {
   static int current_cpu();
@@ -49,6 +63,19 @@ static_assert(!PlatformCpu<WrongCpuId>);
 TEST(Platform, IsStatelessAndZeroSized) {
   EXPECT_TRUE(std::is_empty_v<Platform>);
   EXPECT_TRUE((std::is_same_v<Platform, hosted::HostedPlatform>));
+}
+
+TEST(Platform, TicksAreMonotonicAndAdvance) {
+  const u64 t0 = Platform::ticks();
+  u64 last = t0;
+  for (int i = 0; i < 1000; ++i) {
+    const u64 t = Platform::ticks();
+    EXPECT_GE(t, last);
+    last = t;
+  }
+  // Some time passes: the counter moves (no assumption on its rate).
+  Platform::delay_ns(100'000);
+  EXPECT_GT(Platform::ticks(), t0);
 }
 
 TEST(Platform, IrqSaveRestoreNests) {

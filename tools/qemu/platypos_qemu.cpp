@@ -10,6 +10,8 @@
 //   - exits with a status that says how the run ended (below): 0 only when the kernel reported success.
 //   - with --debug, starts the machine halted with a gdbstub on a free port and runs gdb with tools/gdb/gdbinit in
 //     the foreground (or, with --gdb-batch, a gdb command file in batch mode, for tests).
+//   - with --trace FILE, connects a second serial port (COM2) to FILE and adds `trace` to the kernel command line:
+//     the kernel runs its traced workload and streams the trace there (decode with platypos-trace FILE).
 //
 // Exit status (0, 1 and 70 mean the same as for the hosted ktest binary):
 //     0  the kernel shut down with success (QEMU exit 33)
@@ -30,6 +32,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
@@ -80,6 +83,7 @@ struct Options {
   std::string gdb = "gdb";
   std::string gdbinit = PLATYPOS_SOURCE_DIR "/tools/gdb/gdbinit";
   std::string gdb_batch;
+  std::string trace;
 };
 
 [[gnu::format(printf, 1, 2)]] void say(const char* fmt, ...) {
@@ -338,9 +342,18 @@ std::vector<std::string> qemu_command(const Options& opt, unsigned gdb_port) {
                                   // No VGA and no network card: their option ROMs only slow down the firmware.
                                   "-vga", "none", "-net", "none", "-no-reboot", "-device",
                                   "isa-debug-exit,iobase=0xf4,iosize=0x04"};
-  if (!opt.append.empty()) {
+  if (!opt.trace.empty()) {
+    // The second -serial is COM2: the trace stream, byte for byte, beside the console on COM1.
+    const auto console = std::find(cmd.begin(), cmd.end(), "stdio");
+    cmd.insert(console + 1, {"-serial", "file:" + opt.trace});
+  }
+  std::string append = opt.append;
+  if (!opt.trace.empty() && (" " + append + " ").find(" trace ") == std::string::npos) {
+    append += append.empty() ? "trace" : " trace";
+  }
+  if (!append.empty()) {
     cmd.push_back("-append");
-    cmd.push_back(opt.append);
+    cmd.push_back(append);
   }
   if (gdb_port != 0) {
     cmd.push_back("-gdb");
@@ -496,6 +509,12 @@ int run(const Options& opt) {
   const int code = WEXITSTATUS(qemu_status);
   const int status = status_of_qemu_exit(code);
   say("%s (QEMU exit status %d) after %.2f s", describe_outcome(status), code, elapsed);
+  if (!opt.trace.empty()) {
+    struct stat st {};
+    const long long bytes = stat(opt.trace.c_str(), &st) == 0 ? static_cast<long long>(st.st_size) : -1;
+    say("trace: %lld bytes in %s; decode with: platypos-trace %s --elf %s", bytes, opt.trace.c_str(), opt.trace.c_str(),
+        opt.kernel.c_str());
+  }
   return status;
 }
 
@@ -527,6 +546,9 @@ int main(int argc, char** argv) {
   app.add_option("--gdbinit", opt.gdbinit, "gdb setup script")->capture_default_str()->check(CLI::ExistingFile);
   app.add_option("--gdb-batch", opt.gdb_batch, "With --debug: run gdb -batch with this command file instead")
       ->check(CLI::ExistingFile);
+  app.add_option("--trace", opt.trace,
+                 "Record a trace: COM2 (a second -serial) into FILE, and `trace` on the kernel command line")
+      ->option_text("FILE");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -13,6 +13,7 @@
 //   (nothing)       shut down with success (QEMU exit 33)
 //   ktest           run every ktest (KTEST_EXPLICIT ones excepted); success only if all pass
 //   ktest=SEL       run the selected suites/tests (comma-separated `suite` or `suite.name`)
+//   trace           a traced run of the scheduler, the trace streamed out of COM2 (trace_workload.hpp)
 //   crash=KIND      fail on purpose, for the runner's own tests: panic, page_fault, stack_overflow (a double fault
 //                   on the IST stack), nmi, triple_fault (QEMU exits 0: must not count as a pass), hang
 //
@@ -26,6 +27,7 @@
 #include "lapic.hpp"
 #include "pic.hpp"
 #include "serial.hpp"
+#include "trace_workload.hpp"
 
 #include <platypos/baremetal/cpu.hpp>
 #include <platypos/baremetal/expected_fault.hpp>
@@ -212,11 +214,19 @@ constinit volatile u64 g_never = ~u64{0};
 [[noreturn]] void run_command_line(std::string_view text) {
   const CommandLine cmdline(text);
   for (CommandLine::Word w : cmdline) {
-    if (w.key == "ktest" || (w.key == "crash" && w.has_value)) continue;
-    log_error("boot: unknown command-line word '{}' (known: ktest, ktest=SUITE[.TEST][,...], crash=KIND)", w.key);
+    if (w.key == "ktest" || (w.key == "trace" && !w.has_value) || (w.key == "crash" && w.has_value)) continue;
+    log_error("boot: unknown command-line word '{}' (known: ktest, ktest=SUITE[.TEST][,...], trace, crash=KIND)",
+              w.key);
     Platform::shutdown(ExitStatus::failure);
   }
   if (const auto kind = cmdline.value("crash")) crash(*kind);
+  if (cmdline.has("trace")) {
+    if (cmdline.has("ktest")) {
+      log_error("boot: 'trace' runs its own workload; it does not combine with 'ktest'");
+      Platform::shutdown(ExitStatus::failure);
+    }
+    trace_workload::run("PlatypOS " PLATYPOS_VERSION " (bare metal, x86_64): the trace workload");
+  }
   if (cmdline.has("ktest")) {
     const ktest::Summary summary = ktest::run(ktest::registered_tests(), cmdline.value("ktest").value_or(""));
     Platform::shutdown(ktest::exit_status(summary));

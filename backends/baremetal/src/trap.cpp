@@ -20,6 +20,7 @@
 #include <platypos/base/assert.hpp>
 #include <platypos/base/log.hpp>
 #include <platypos/base/print.hpp>
+#include <platypos/trace/trace.hpp>
 
 namespace platypos::baremetal {
 namespace {
@@ -120,6 +121,9 @@ extern "C" void platypos_trap_dispatch(TrapFrame* frame) {
   PerCpu& cpu = this_cpu();
   ++cpu.trap_depth;
   const auto vector = static_cast<platypos::u8>(frame->vector);
+  // A span around the handler, in the context of whatever was interrupted (its rip names it). A handler that
+  // switches tasks (timer preemption) closes the span when the interrupted task runs again.
+  PLATYPOS_TRACE(irq_enter, vector, frame->rip);
   if (vector < kExceptionCount) {
     handle_exception(*frame);
   } else if (vector == kVectorTimer) {
@@ -133,5 +137,6 @@ extern "C" void platypos_trap_dispatch(TrapFrame* frame) {
   } else {
     PLATYPOS_PANIC("unexpected interrupt on vector {:#x}: nothing is routed there", vector);
   }
+  PLATYPOS_TRACE(irq_exit, vector);
   --cpu.trap_depth;
 }

@@ -44,4 +44,7 @@ void deliver_due_timer(CpuState& c);
 // The running simulation, or nullptr (threads mode).
 extern SimMachine* g_sim;
 
+// The vector the hosted timer interrupt reports in traces (irq_enter/irq_exit): the bare-metal LAPIC timer's.
+inline constexpr u64 kTimerVector = 0x20;
+
 }  // namespace platypos::hosted

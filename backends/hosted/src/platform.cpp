@@ -7,6 +7,7 @@
 #include <platypos/hosted/console.hpp>
 #include <platypos/hosted/machine.hpp>
 #include <platypos/hosted/sim_machine.hpp>
+#include <platypos/trace/trace.hpp>
 
 #include <dlfcn.h>
 #include <execinfo.h>
@@ -65,7 +66,9 @@ void fire_timer(u64 now) {
   TimerHandler h = g_timer_handler.load(std::memory_order_acquire);
   if (h == nullptr) return;
   const IrqState was = HostedPlatform::irq_save();  // handlers run in "interrupt context"
+  PLATYPOS_TRACE(irq_enter, kTimerVector, 0);
   h(now);
+  PLATYPOS_TRACE(irq_exit, kTimerVector);
   t_irq_enabled = was.was_enabled;
 }
 

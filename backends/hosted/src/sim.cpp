@@ -3,12 +3,16 @@
 #include <platypos/base/assert.hpp>
 #include <platypos/hosted/machine.hpp>
 #include <platypos/hosted/sim_machine.hpp>
+#include <platypos/trace/trace.hpp>
 
 #include <sys/mman.h>
 
 namespace platypos::hosted {
 
 SimMachine* g_sim = nullptr;
+bool g_virtual_ticks = false;
+
+u64 virtual_ticks() { return g_sim != nullptr ? g_sim->now() : 0; }
 
 struct SimMachine::Cpu {
   CpuId id = 0;
@@ -19,6 +23,7 @@ struct SimMachine::Cpu {
   bool irq_enabled = true;
   bool wake_pending = false;
   u64 deadline = 0;
+  u32 futile_spins = 0;  // consecutive spins with nothing else able to happen
   SimMachine* sim = nullptr;
 };
 
@@ -32,6 +37,8 @@ u64 splitmix(u64& x) {
   return z ^ (z >> 31);
 }
 u64 rotl(u64 x, int k) { return (x << k) | (x >> (64 - k)); }
+constexpr u64 kNoEvent = ~u64{0};
+constexpr u32 kMaxFutileSpins = 100'000;
 }  // namespace
 
 SimMachine::SimMachine(const SimConfig& config) : config_(config), memory_(config.memory_bytes) {
@@ -50,10 +57,12 @@ SimMachine::SimMachine(const SimConfig& config) : config_(config), memory_(confi
     cpus_.push_back(std::move(c));
   }
   g_sim = this;
+  g_virtual_ticks = true;
 }
 
 SimMachine::~SimMachine() {
   for (auto& c : cpus_) munmap(c->stack, config_.stack_bytes);
+  g_virtual_ticks = false;
   g_sim = nullptr;
 }
 
@@ -130,9 +139,10 @@ void SimMachine::cpu_entry(void* arg) {
 }
 
 // The earliest moment after which something other than `c` could happen: another runnable CPU's clock, or an idle
-// CPU's timer deadline; 0 if nothing can (then only c's own timer could change anything).
+// CPU's timer deadline; kNoEvent if nothing can (then only c's own timer could change anything). A runnable CPU
+// whose clock is still 0 counts (a CPU that spins at the very start of a run must let it go first).
 u64 SimMachine::next_event_after(const Cpu& c) const {
-  u64 t = 0;
+  u64 t = kNoEvent;
   for (const auto& o : cpus_) {
     if (o.get() == &c) continue;
     u64 at = 0;
@@ -143,7 +153,7 @@ u64 SimMachine::next_event_after(const Cpu& c) const {
     } else {
       continue;
     }
-    if (t == 0 || at < t) t = at;
+    if (at < t) t = at;
   }
   return t;
 }
@@ -156,13 +166,19 @@ void SimMachine::sched_point(SchedPoint p) {
   if (spinning) {
     // Spinning only ends when something else happens: jump to that moment (or to our own timer).
     u64 target = next_event_after(c);
-    if (t_irq_enabled && c.deadline != 0 && (target == 0 || c.deadline < target)) target = c.deadline;
-    if (target == 0) {
-      stuck_ = true;
-      stuck_reason_ = "cpu " + std::to_string(c.id) + " spins while nothing else can run";
-      end_run();
+    if (t_irq_enabled && c.deadline != 0 && c.deadline < target) target = c.deadline;
+    if (target == kNoEvent) {
+      // Nothing else can happen. A bounded poll (a ring server's spin before it blocks) gives up by itself soon; a
+      // spin that goes on and on waits for something that will never come.
+      if (++c.futile_spins >= kMaxFutileSpins) {
+        stuck_ = true;
+        stuck_reason_ = "cpu " + std::to_string(c.id) + " spins while nothing else can run";
+        end_run();
+      }
+    } else {
+      c.futile_spins = 0;
+      if (target > c.clock) c.clock = target;
     }
-    if (target > c.clock) c.clock = target;
   }
   deliver_timer_if_due(c);
   reschedule();
@@ -172,7 +188,9 @@ void SimMachine::deliver_timer_if_due(Cpu& c) {
   if (!t_irq_enabled || c.deadline == 0 || c.clock < c.deadline || timer_handler_ == nullptr) return;
   c.deadline = 0;
   t_irq_enabled = false;  // interrupt context
+  PLATYPOS_TRACE(irq_enter, kTimerVector, 0);
   timer_handler_(c.clock);
+  PLATYPOS_TRACE(irq_exit, kTimerVector);
   // We may have been switched away inside the handler and resumed later: the switcher restored our flag to
   // "disabled" as saved; interrupts come back on as the interrupted code had them.
   t_irq_enabled = true;

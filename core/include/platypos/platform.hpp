@@ -46,9 +46,13 @@ concept PlatformContext = std::is_default_constructible_v<typename P::Context> &
 // Monotonic nanoseconds and a per-CPU one-shot timer. timer_arm() replaces any earlier deadline on this CPU; the
 // handler (one per machine) runs on that CPU once now_ns() >= deadline, in interrupt context. delay_ns() busy-waits
 // (in the simulator it costs exactly that much virtual time: it is how workloads model CPU work).
+// ticks() is a cheaper monotonic counter for timestamps on hot paths (trace records): the TSC on x86, virtual
+// nanoseconds in the simulator. Its rate is whatever the hardware's is; code that needs nanoseconds samples
+// ticks() and now_ns() together and converts (the tracer's clock syncs).
 template <class P>
 concept PlatformClock = requires(u64 t, TimerHandler h) {
   { P::now_ns() } -> std::same_as<u64>;
+  { P::ticks() } -> std::same_as<u64>;
   { P::delay_ns(t) } -> std::same_as<void>;
   { P::timer_arm(t) } -> std::same_as<void>;
   { P::timer_cancel() } -> std::same_as<void>;
@@ -107,7 +111,7 @@ static_assert(PlatformCpu<Platform>, "Platform: CPU API (current_cpu, cpu_count,
 static_assert(PlatformIrq<Platform>, "Platform: IRQ API (IrqState, irq_save, irq_restore, irq_enable, irq_enabled)");
 static_assert(PlatformContext<Platform>, "Platform: context API (Context, context_init, context_switch)");
 static_assert(PlatformClock<Platform>,
-              "Platform: clock API (now_ns, delay_ns, timer_arm, timer_cancel, set_timer_handler)");
+              "Platform: clock API (now_ns, ticks, delay_ns, timer_arm, timer_cancel, set_timer_handler)");
 static_assert(PlatformIdle<Platform>, "Platform: idle API (cpu_idle, cpu_wake)");
 static_assert(PlatformMemory<Platform>, "Platform: memory API (boot_memory_map, phys_to_virt)");
 static_assert(PlatformConsole<Platform>, "Platform: console API (console_write)");

@@ -1,5 +1,6 @@
 #include <platypos/base/print.hpp>
 #include <platypos/mm/buddy.hpp>
+#include <platypos/trace/trace.hpp>
 
 namespace platypos {
 namespace {
@@ -90,6 +91,7 @@ Result<PhysAddr> BuddyAllocator::alloc(u32 order) {
   while (j <= kMaxOrder && heads_[j].next == &heads_[j]) ++j;
   if (j > kMaxOrder) {
     ++stats_.failed_allocs;
+    PLATYPOS_TRACE(buddy_alloc_failed, order);
     return Error::no_memory;
   }
   const u64 pfn = pfn_of(heads_[j].next);
@@ -104,6 +106,7 @@ Result<PhysAddr> BuddyAllocator::alloc(u32 order) {
   }
   r->state[pfn - r->base_pfn] = make_state(kAllocated, order);
   ++stats_.allocs;
+  PLATYPOS_TRACE(buddy_alloc, pfn << kPageShift, order);
   return PhysAddr(pfn << kPageShift);
 }
 
@@ -123,6 +126,7 @@ Result<void> BuddyAllocator::free(PhysAddr addr, u32 order) {
   const u8 s = r->state[pfn - r->base_pfn];
   if (kind_of(s) != kAllocated) return Error::not_allocated;
   if (order_of(s) != order) return Error::invalid_argument;
+  PLATYPOS_TRACE(buddy_free, addr.value(), order);
 
   r->state[pfn - r->base_pfn] = 0;
   while (order < kMaxOrder) {

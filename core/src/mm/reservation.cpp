@@ -1,5 +1,6 @@
 #include <platypos/base/print.hpp>
 #include <platypos/mm/reservation.hpp>
+#include <platypos/trace/trace.hpp>
 
 #include <new>
 
@@ -90,11 +91,13 @@ Result<void> MemoryReservation::reserve(PageSource source, u64 bytes) {
   quota_pages_ = quota;
   used_pages_ = 0;
   taken_pages_ = taken;
+  PLATYPOS_TRACE(reservation_reserve, bytes, taken);
   return ok();
 }
 
 void MemoryReservation::release() {
   if (!active()) return;
+  PLATYPOS_TRACE(reservation_release, taken_pages_);
   inner_->~BuddyAllocator();
   inner_ = nullptr;
   give_back(blocks_, block_count_);

@@ -3,6 +3,7 @@
 #include <platypos/cap/channel.hpp>
 #include <platypos/mm/kernel_heap.hpp>
 #include <platypos/sched/scheduler.hpp>
+#include <platypos/trace/trace.hpp>
 
 namespace platypos::sched {
 namespace {
@@ -159,6 +160,7 @@ Result<ProcessId> Scheduler::spawn(const ProcessSpec& spec, AdmissionShortfall* 
   p->cores_ = CpuSet();
   p->core_count_ = spec.cores;
   p->live_tasks_ = 0;
+  p->exit_code_ = 0;
   if (config_.policy == Policy::dedicated) {
     u32 taken = 0;
     CpuSet moved;
@@ -180,6 +182,7 @@ Result<ProcessId> Scheduler::spawn(const ProcessSpec& spec, AdmissionShortfall* 
     for (CpuId c = 0; c < config_.cpus; ++c)
       if (moved.has(c)) Platform::cpu_wake(c);
   }
+  PLATYPOS_TRACE(process_spawn, p->id_, spec.cores, spec.memory_bytes / KiB, p->name_);
   if (config_.policy == Policy::dedicated) {
     log_info("spawn {}: process {:#x}, {} dedicated cores from cpu {}, {} KiB reserved", p->name_, p->id_, spec.cores,
              p->cores_.first(), spec.memory_bytes / KiB);
@@ -189,7 +192,7 @@ Result<ProcessId> Scheduler::spawn(const ProcessSpec& spec, AdmissionShortfall* 
   return p->id_;
 }
 
-Result<void> Scheduler::exit_process(ProcessId pid) {
+Result<void> Scheduler::exit_process(ProcessId pid, i64 code) {
   Task* self = current();
   bool suicide = false;
   {
@@ -200,6 +203,8 @@ Result<void> Scheduler::exit_process(ProcessId pid) {
     if (p.id_ != pid || p.state_ == Process::State::free) return Error::not_found;
     if (p.state_ != Process::State::running) return Error::bad_state;
     p.state_ = Process::State::exiting;
+    p.exit_code_ = code;
+    PLATYPOS_TRACE(process_exit, p.id_, p.live_tasks_);
     log_info("exit {}: process {:#x}, {} tasks to stop", p.name_, p.id_, p.live_tasks_);
     if (p.live_tasks_ == 0) {
       finish_process(&p);
@@ -251,7 +256,7 @@ void Scheduler::finish_process(Process* p) {
   cap::ChannelEndpoint::collect_cycles();
   if (p->account_ != nullptr) p->account_->release();
   p->account_ = nullptr;
-  p->object_->mark_exited(0);
+  p->object_->mark_exited(p->exit_code_);
   p->object_.reset();
   p->cores_ = CpuSet();
   p->core_count_ = 0;
@@ -299,6 +304,7 @@ Result<Task*> Scheduler::create_task(ProcessId pid, const char* name, TaskEntry 
   t->process_ = p;
   t->id_ = next_task_id_.fetch_add(1, std::memory_order_relaxed);
   copy_name(t->name_, Task::kNameLen, name);
+  PLATYPOS_TRACE(task_new, t->id_, p != nullptr ? p->id_ : kNoProcess, entry, t->name_);
   const DirectMap& map = p != nullptr ? p->account_->direct_map() : kernel_pages_.direct_map();
   Platform::context_init(t->ctx_, map.to_virt(stack), kPageSize << stack_order, &task_trampoline, t);
   (p != nullptr ? p->tasks_ : kernel_tasks_).push_back(*t);
@@ -338,6 +344,10 @@ RunQueue* Scheduler::lock_cpu_rq(Cpu& cpu) {
 }
 
 void Scheduler::switch_to(Cpu& cpu, Platform::Context& from, Task* next) {
+  // The flow from the wake-up that made `next` ready (if one did) ends here (trace/event.hpp: flow_id).
+  PLATYPOS_TRACE(sched_switch, cpu.current != nullptr ? cpu.current->id_ : 0, next->id_,
+                 trace::flow_id(next->id_, next->stats_.wakeups));
+  trace::set_current_task(cpu.id, next->id_);
   cpu.current = next;
   next->state_ = TaskState::running;
   next->cpu_ = cpu.id;
@@ -370,6 +380,8 @@ void Scheduler::reschedule_locked(Cpu& cpu, Task* prev, RunQueue* rq) {
   if (next != nullptr) {
     switch_to(cpu, from, next);
   } else {
+    PLATYPOS_TRACE(sched_switch, prev != nullptr ? prev->id_ : 0, 0, 0);
+    trace::set_current_task(cpu.id, 0);
     cpu.current = nullptr;
     Platform::context_switch(from, cpu.idle_ctx);
   }
@@ -408,6 +420,7 @@ void Scheduler::block() {
     return;
   }
   t->state_ = TaskState::blocked;
+  PLATYPOS_TRACE(sched_block, t->id_);
   reschedule_locked(cpu, t, rq);
   finish_switch();
   Platform::irq_restore(irq);
@@ -427,6 +440,7 @@ void Scheduler::wake_locked(RunQueue* rq, Task* t) {
     case TaskState::blocked:
       t->state_ = TaskState::ready;
       ++t->stats_.wakeups;
+      PLATYPOS_TRACE(sched_wake, t->id_, trace::flow_id(t->id_, t->stats_.wakeups));
       rq->ready_.push_back(*t);
       kick_idle_cpu(rq);
       break;
@@ -448,6 +462,7 @@ void Scheduler::kick_idle_cpu(RunQueue* rq) {
   Cpu& cpu = this_cpu();
   Task* t = cpu.current;
   PLATYPOS_ASSERT(t != nullptr, "exit_task() outside a task");
+  PLATYPOS_TRACE(task_exit, t->id_);
   remove_sleeper(t);
   RunQueue* rq = lock_cpu_rq(cpu);
   t->state_ = TaskState::exited;
@@ -556,6 +571,7 @@ void Scheduler::on_timer(u64 now) {
 void Scheduler::handle_timer(u64 now) {
   Cpu& cpu = this_cpu();
   ++cpu.stats.timer_irqs;
+  PLATYPOS_TRACE(sched_timer, cpu.armed_deadline != 0 ? static_cast<i64>(now - cpu.armed_deadline) : 0);
   cpu.armed_deadline = 0;
   // Wake the sleepers whose time has come, a few at a time (no waking with the sleeper lock held).
   for (;;) {
@@ -581,6 +597,7 @@ void Scheduler::handle_timer(u64 now) {
       // Preempt: back of the queue, and the next task gets this CPU. We resume here later (perhaps on another
       // CPU) and return into whatever the timer interrupted.
       t->state_ = TaskState::ready;
+      PLATYPOS_TRACE(sched_preempt, t->id_, now - t->slice_start_ns_);
       ++t->stats_.preemptions;
       ++cpu.stats.preemptions;
       rq->ready_.push_back(*t);

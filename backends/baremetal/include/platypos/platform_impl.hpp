@@ -46,6 +46,8 @@ struct BaremetalPlatform {
   static void context_switch(Context& from, Context& to);
 
   static u64 now_ns();
+  // The TSC (its rate: clock::tsc_hz()).
+  static u64 ticks() { return __builtin_ia32_rdtsc(); }
   static void delay_ns(u64 ns) {
     const u64 end = now_ns() + ns;
     while (now_ns() < end) cpu_relax();

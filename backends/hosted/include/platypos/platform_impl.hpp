@@ -50,6 +50,10 @@ void sched_point_slow(SchedPoint p);
 using SchedHook = void (*)(SchedPoint p);
 void install_sched_hook(SchedHook hook);
 
+// True while a SimMachine exists: ticks() is then its virtual clock (nanoseconds), so timestamps are deterministic.
+extern bool g_virtual_ticks;
+u64 virtual_ticks();
+
 struct HostedPlatform {
   using Context = hosted::Context;
   using IrqState = hosted::IrqState;
@@ -77,6 +81,11 @@ struct HostedPlatform {
   static void context_switch(Context& from, Context& to);
 
   static u64 now_ns();
+  // The TSC in threads mode (no fixed relation to now_ns(): convert with samples of both); virtual ns in sim mode.
+  static u64 ticks() {
+    if (__builtin_expect(g_virtual_ticks, false)) return virtual_ticks();
+    return __builtin_ia32_rdtsc();
+  }
   static void delay_ns(u64 ns);
   static void timer_arm(u64 deadline_ns);
   static void timer_cancel();

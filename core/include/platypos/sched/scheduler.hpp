@@ -98,6 +98,7 @@ class Process {
   Process() : rq_("process run queue") {}
   ProcessId id_ = kNoProcess;
   u32 generation_ = 0;
+  i64 exit_code_ = 0;  // what its ProcessObject reports once it is gone
   State state_ = State::free;
   char name_[kNameLen] = {};
   CpuSet cores_;
@@ -157,7 +158,7 @@ class Scheduler {
   // Starts a process's exit: its tasks terminate at their next scheduler call; when the last is gone, its cores and
   // memory are returned. From a task of the process itself, it does not return. Fails with not_found (unknown or
   // reused id) or bad_state (already exiting or exited).
-  Result<void> exit_process(ProcessId pid);
+  Result<void> exit_process(ProcessId pid, i64 code = 0);
   // The process, or nullptr if the id is unknown/stale.
   Process* find_process(ProcessId pid);
 

@@ -1,0 +1,152 @@
+#pragma once
+// Ring: the kernel side of one process's system-call rings. It consumes submission entries, validates each one
+// completely before anything happens (opcode, flags, reserved fields, buffers inside the program's own memory,
+// handles and rights), runs the operation, and produces a completion. Operations that must wait (a read on an empty
+// channel, WAIT, TIMEOUT) are parked: the ring registers an observer on the object (or a deadline) and the kernel
+// core moves on; when the observer fires, the op is retried and completed. The kernel core never blocks on a ring.
+//
+// Completions are never dropped: an entry is accepted only when the CQ has room for it on top of every completion
+// already promised to accepted-but-unfinished operations.
+//
+// The shared region and the parked-operation records are paid from the process's MemoryAccount (which the ring keeps
+// a reference to). When the process exits, every parked operation is cancelled (no completion: nobody reads them)
+// and everything it held is released.
+//
+// Locking: the serving kernel core owns the ring's consumer side; observer callbacks (any CPU, under the object's
+// lock) only move an op to the ready list under the ring's lock and wake the server.
+
+#include <platypos/abi/ops.hpp>
+#include <platypos/abi/program.hpp>
+#include <platypos/abi/ring.hpp>
+#include <platypos/base/intrusive_list.hpp>
+#include <platypos/cap/handle_table.hpp>
+#include <platypos/sched/scheduler.hpp>
+
+namespace platypos::ring {
+
+class RingServer;
+struct PendingOp;
+struct PendingTag;
+struct RingListTag;
+
+struct RingConfig {
+  u32 sq_entries = 256;
+  u32 cq_entries = 512;
+};
+
+class Ring : public ListNode<RingListTag> {
+ public:
+  // A ring pair in `process`'s memory, serving it on behalf of `process`'s handle table. The program's own memory
+  // (where its buffers must be) is [heap, heap + heap_bytes). Fails with invalid_argument (sizes not powers of two,
+  // or too large), no_memory.
+  static Result<Ring*> create(sched::Process& process, void* heap, u64 heap_bytes, const RingConfig& config);
+  // Frees the ring after cancelling whatever is parked. The process must be gone (or going): no more submissions.
+  void destroy();
+
+  abi::RingHeader* header() const { return hdr_; }
+  sched::ProcessId pid() const { return pid_; }
+
+  struct Stats {
+    u64 submitted = 0;  // entries consumed
+    u64 completed = 0;  // completions written
+    u64 parked = 0;     // operations that had to wait
+    u64 rejected = 0;   // entries that failed validation
+    u64 doorbells = 0;  // system calls: doorbell
+    u64 waits = 0;      // system calls: wait_completions that blocked
+  };
+  const Stats& stats() const { return stats_; }
+  // Accepted operations whose completion is not written yet (parked, or the rest of a parked chain).
+  u32 in_flight() const { return outstanding_; }
+
+  // --- Used by the RingServer ---
+  // Consumes up to `budget` entries; returns how many.
+  u32 consume(u32 budget);
+  // Retries parked operations whose object signalled, and expires timeouts up to `now`. Returns how many it handled
+  // (a retried read that lost the message to another reader parks again: every reader of a channel is woken by a
+  // message, and one gets it).
+  u32 process_ready(u64 now);
+  // Earliest parked deadline (0: none).
+  u64 next_deadline() const;
+  bool has_submissions() const;
+  bool has_ready() const;
+  void set_need_wakeup(bool on);
+  // Wakes the task blocked in wait_completions if the CQ now has what it asked for.
+  void wake_waiter_if_satisfied();
+
+  // --- The system calls (from the program's task) ---
+  void doorbell();
+  void wait_completions(u32 min);
+
+  // The serving kernel core's task (doorbell and observer callbacks wake it).
+  void set_server(RingServer* s) { server_ = s; }
+  RingServer* server() const { return server_; }
+  // Tells the server when the process exits (so that it retires the ring).
+  void watch_exit(cap::Ref<cap::ProcessObject> object);
+
+  // The program this ring's process runs, and its environment (for its first task).
+  using Entry = void (*)(const abi::ProgramEnv* env);
+  void set_program(Entry entry, abi::ProgramEnv* env) {
+    entry_ = entry;
+    env_ = env;
+  }
+  static void program_task(void* ring);
+
+  // Live rings (leak checks).
+  static u64 live_rings();
+  // The statistics of every ring destroyed so far, summed (what a finished run reports). reset_totals() starts over.
+  static Stats totals();
+  static void reset_totals();
+
+ private:
+  friend struct PendingOp;
+  Ring() = default;
+  ~Ring() = default;
+
+  // Executes one validated-or-not entry. Returns true if it completed (result in *result), false if it parked (then
+  // `op` holds it). `op` may be null for the first attempt: parking allocates it.
+  bool execute(const abi::Sqe& sqe, i64* result, PendingOp** op);
+  void complete(u64 user_data, i64 result, u64 seq);
+  void publish_completions();
+  // Completion slots free beyond those promised; reads the program's cq_head only if the last value seen leaves
+  // fewer than `wanted`.
+  u32 cq_free(u32 wanted);
+  Result<u8*> user_buffer(u64 addr, u64 len) const;
+  void on_signalled(PendingOp* op);
+  Result<PendingOp*> park(const abi::Sqe& sqe, cap::Ref<cap::KernelObject> object, u32 wanted, u64 deadline);
+  void release_op(PendingOp* op);
+  void finish_chain(PendingOp* op, i64 result);
+  // Runs a chain of entries starting at `first` (already accepted) until it ends or parks.
+  void run_chain(abi::Sqe* chain, u32 count, u32 start, PendingOp* op, u64 seq0);
+
+  sched::Process* process_ = nullptr;
+  sched::ProcessId pid_ = 0;
+  u64 trace_id_ = 0;  // rings in creation order (deterministic in the simulator, unlike addresses)
+  MemoryAccount* account_ = nullptr;
+  void* region_ = nullptr;
+  u32 region_order_ = 0;
+  abi::RingHeader* hdr_ = nullptr;
+  abi::Sqe* sq_ = nullptr;
+  abi::Cqe* cq_ = nullptr;
+  u32 sq_mask_ = 0;
+  u32 cq_mask_ = 0;
+  u32 sq_head_ = 0;  // the kernel's own copies: never read back from shared memory
+  u32 cq_tail_ = 0;
+  u32 outstanding_ = 0;   // accepted operations whose completion is not written yet
+  u32 cq_head_seen_ = 0;  // the program's cq_head, as last read
+  u8* heap_ = nullptr;
+  u64 heap_bytes_ = 0;
+  RingServer* server_ = nullptr;
+  Entry entry_ = nullptr;
+  abi::ProgramEnv* env_ = nullptr;
+  cap::Ref<cap::ProcessObject> process_object_;
+  cap::Observer exit_observer_;
+
+  mutable SpinLock lock_{"ring"};
+  IntrusiveList<PendingOp, PendingTag> parked_;  // waiting for a signal or a deadline
+  IntrusiveList<PendingOp, PendingTag> ready_;   // signalled: retry
+  sched::Task* waiter_ = nullptr;                // blocked in wait_completions
+  u32 waiter_min_ = 0;
+  Stats stats_;
+};
+
+}  // namespace platypos::ring

@@ -1,0 +1,93 @@
+#pragma once
+// Runtime: programs as processes. Launching a program admits a process (cores, memory), gives it a ring pair, its
+// own memory to work in, the handles its parent passed, and a first task that runs the program's main function on
+// one of its app cores. The runtime's ring servers (one kernel task per kernel core) serve the rings. When the
+// process exits, its ring is retired: parked operations cancelled, everything released.
+//
+// Programs register themselves at link time: PLATYPOS_PROGRAM(name, entry) (abi/program.hpp) in a program's source
+// file puts a descriptor in the `platypos_programs` section (no global constructors); launch() finds them by name.
+
+#include <platypos/abi/program.hpp>
+#include <platypos/cap/handle_table.hpp>
+#include <platypos/cap/process_object.hpp>
+#include <platypos/ring/server.hpp>
+#include <platypos/sched/scheduler.hpp>
+
+#include <span>
+#include <string_view>
+
+namespace platypos::ring {
+
+using abi::ProgramDescriptor;
+using abi::ProgramMain;
+
+// Every program linked into the image, through the linker section. Inline on purpose: only the kernel's (or hosted
+// binary's) main refers to the section's bounds, which a freestanding core library cannot define; the Runtime gets
+// the list from there.
+extern "C" {
+[[gnu::weak]] extern const ProgramDescriptor* const
+    __start_platypos_programs[];  // NOLINT(bugprone-dynamic-static-initializers): linker-defined
+[[gnu::weak]] extern const ProgramDescriptor* const
+    __stop_platypos_programs[];  // NOLINT(bugprone-dynamic-static-initializers): linker-defined
+}
+inline std::span<const ProgramDescriptor* const> linked_programs() {
+  if (__start_platypos_programs == nullptr) return {};
+  return {__start_platypos_programs, static_cast<usize>(__stop_platypos_programs - __start_platypos_programs)};
+}
+
+struct LaunchSpec {
+  std::string_view program = {};
+  u32 cores = 1;
+  u64 memory_bytes = 8 * MiB;
+  std::string_view args = {};
+  u32 handles = 256;  // handle table capacity
+};
+
+class Runtime {
+ public:
+  static constexpr u32 kMaxServers = 16;
+
+  // `programs`: what launch() can start (pass linked_programs()).
+  Runtime(sched::Scheduler& s, std::span<const ProgramDescriptor* const> programs) : sched_(s), programs_(programs) {}
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // Starts `servers` ring-server tasks (usually one per kernel core). Installs this as the runtime process_spawn
+  // uses. Fails with invalid_argument (0 or too many) or like create_task.
+  Result<void> start(u32 servers, u64 idle_ns = RingServer::kDefaultIdleNs);
+  // Stops the servers (once every launched process is gone they have nothing left to do).
+  void stop();
+
+  // Launches `spec.program` with `caps` as its initial handles (moved in, in order; at most kMaxInitialHandles).
+  // Returns a reference to the new process's object. Fails with not_found (no such program), invalid_argument
+  // (too many handles, bad sizes), no_resources (admission: cores, memory), no_memory.
+  Result<cap::Ref<cap::ProcessObject>> launch(const LaunchSpec& spec, std::span<cap::Capability> caps);
+  // The process_spawn operation: launches with handles moved out of `parent`'s table. All or nothing: if the
+  // launch or the handles fail, the child is gone and the parent's table is as it was.
+  Result<cap::Ref<cap::ProcessObject>> spawn_from(const LaunchSpec& spec, cap::HandleTable& parent,
+                                                  std::span<const cap::Handle> handles);
+
+  sched::Scheduler& scheduler() { return sched_; }
+  const ProgramDescriptor* find_program(std::string_view name) const;
+  u32 server_count() const { return server_count_; }
+  RingServer& server(u32 i) { return servers_[i]; }
+  // The installed runtime (process_spawn reaches it through here).
+  static Runtime* instance();
+
+ private:
+  struct Started;
+  // Admits the process and sets up its ring and memory, without starting it.
+  Result<Started*> prepare(const LaunchSpec& spec, const ProgramDescriptor* program);
+  // Installs the initial handles and starts the first task (cannot fail after prepare() took room for them).
+  void start_process(Started* st, std::span<cap::Capability> caps);
+  void abort_process(Started* st);
+
+  sched::Scheduler& sched_;
+  std::span<const ProgramDescriptor* const> programs_;
+  RingServer servers_[kMaxServers];
+  u32 server_count_ = 0;
+  u32 next_server_ = 0;
+  SpinLock lock_{"runtime"};
+};
+
+}  // namespace platypos::ring

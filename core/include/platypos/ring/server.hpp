@@ -1,0 +1,60 @@
+#pragma once
+// RingServer: a kernel task on a kernel core that serves the rings assigned to it. Each pass visits every ring once,
+// round-robin from a rotating start, consuming at most kBudget entries per ring, so one busy process cannot starve
+// another. With nothing to do for idle_ns (like io_uring's sq_thread_idle: longer than a wake-up costs, so a
+// program that pauses briefly finds it still polling) it sets NEED_WAKEUP on its rings, checks them once more behind
+// a full fence, and blocks until a doorbell, an observer callback or the earliest parked deadline wakes it.
+
+#include <platypos/base/intrusive_list.hpp>
+#include <platypos/base/spinlock.hpp>
+#include <platypos/ring/ring.hpp>
+#include <platypos/sched/scheduler.hpp>
+
+namespace platypos::ring {
+
+class RingServer {
+ public:
+  static constexpr u32 kBudget = 32;
+  static constexpr u64 kDefaultIdleNs = 200'000;
+
+  RingServer() = default;
+  RingServer(const RingServer&) = delete;
+  RingServer& operator=(const RingServer&) = delete;
+
+  // Creates the server's kernel task, which polls for `idle_ns` after its last work before it sleeps. Fails like
+  // Scheduler::create_task.
+  Result<void> start(sched::Scheduler& s, const char* name, u64 idle_ns = kDefaultIdleNs);
+  // Asks the task to end (after serving what is pending) and wakes it.
+  void stop();
+
+  void add(Ring* r);
+  // Removes and destroys the ring (from the server task, or when the server is stopped).
+  void retire(Ring* r);
+  // A ring's process went away: the server retires the ring on its next pass.
+  void ring_dying(Ring* r);
+
+  // Wakes the server task (doorbell, observer callbacks). Cheap if it is running.
+  void wake();
+
+  u64 idle_blocks() const { return idle_blocks_; }
+  usize ring_count() const;
+
+ private:
+  static void main(void* self);
+  void run();
+  bool pass();
+
+  sched::Scheduler* sched_ = nullptr;
+  sched::Task* task_ = nullptr;
+  mutable SpinLock lock_{"ring server"};
+  IntrusiveList<Ring, RingListTag> rings_;
+  Ring* dying_[64] = {};
+  u32 dying_count_ = 0;
+  u32 rotate_ = 0;
+  bool stopping_ = false;
+  bool exited_ = false;
+  u64 idle_blocks_ = 0;
+  u64 idle_ns_ = kDefaultIdleNs;
+};
+
+}  // namespace platypos::ring

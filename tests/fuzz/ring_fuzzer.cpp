@@ -1,0 +1,189 @@
+// libFuzzer target: random submission-entry streams into one process's ring. Entries are mostly well-formed enough to
+// reach deep into the operations (real handles, buffers inside the program's memory) and mutated into every kind of
+// malformed: unknown opcodes and flags, nonzero reserved and unused fields, buffers outside or straddling the
+// program's memory, stale handles, missing rights, chains of every length. The stream is published in random batches
+// while the harness plays the server (consume, process_ready with time moving on) and the program (reaping, or not:
+// the CQ fills up).
+//
+// Checks: nothing crashes (ASan/UBSan watch memory); every accepted entry gets exactly one completion, with the
+// user_data it was submitted with (none lost, none duplicated, none invented) once time has run out and the process's
+// handles are closed, except those the ring still reports in flight (waits on objects that will never signal), which
+// its teardown cancels; the completion queue never holds more than it can; after the ring and the process are gone,
+// every kernel object, message, ring and page is back.
+
+#include <platypos/abi/ops.hpp>
+#include <platypos/cap/channel.hpp>
+#include <platypos/cap/object.hpp>
+#include <platypos/hosted/kernel.hpp>
+#include <platypos/hosted/sim_machine.hpp>
+#include <platypos/ring/ring.hpp>
+
+#include <vector>
+
+#include "fuzz_input.hpp"
+
+using namespace platypos;
+using platypos::ring::Ring;
+
+namespace {
+
+struct World {
+  hosted::SimMachine sim{{.cpus = 2, .seed = 1, .memory_bytes = 64 * MiB}};
+  hosted::Kernel kernel{{.cpus = 2, .kernel_cores = 1}};
+};
+
+World& world() {
+  static World* w = new World();  // lives for the whole fuzzing run
+  return *w;
+}
+
+constexpr u32 kMemOrder = 2;  // 16 KiB of program memory
+constexpr u64 kMemBytes = kPageSize << kMemOrder;
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const u8* data, size_t size) {
+  fuzz::Input in(data, size);
+  World& w = world();
+  sched::Scheduler& s = w.kernel.scheduler();
+  w.kernel.reclaim();
+  const u64 free_pages = w.kernel.pages().free_pages();
+  const u64 objects = cap::KernelObject::live_objects();
+  const u64 messages = cap::ChannelEndpoint::live_messages();
+  const u64 rings = Ring::live_rings();
+
+  const sched::ProcessId pid = s.spawn({.name = "fuzzed", .cores = 1, .memory_bytes = 1 * MiB, .handles = 32}).value();
+  sched::Process* p = s.find_process(pid);
+  MemoryAccount* account = p->memory();
+  account->retain();  // the process may exit itself (process_exit): keep its memory for the harness
+  const PhysAddr mem_phys = account->alloc_pages(kMemOrder).value();
+  u8* mem = account->direct_map().to_virt<u8>(mem_phys);
+  for (u64 i = 0; i < kMemBytes; ++i) mem[i] = static_cast<u8>(i * 7);
+  const u32 sq_entries = 4u << (in.byte() % 4);  // 4..32
+  const u32 cq_entries = sq_entries << (in.byte() % 2);
+  Ring* rg = Ring::create(*p, mem, kMemBytes, {.sq_entries = sq_entries, .cq_entries = cq_entries}).value();
+  abi::RingHeader* hdr = rg->header();
+  auto* sq = reinterpret_cast<abi::Sqe*>(reinterpret_cast<u8*>(hdr) + hdr->sq_offset);
+  auto* cq = reinterpret_cast<abi::Cqe*>(reinterpret_cast<u8*>(hdr) + hdr->cq_offset);
+  const auto base = reinterpret_cast<uptr>(mem);
+
+  std::vector<u8> completions;  // per submitted entry: how many completions it got
+  std::vector<u32> handles;     // handle values seen in results
+  u32 tail = 0, cq_head = 0;
+  u64 now = 0;
+  auto reap = [&] {
+    const u32 t = hdr->cq_tail.load(std::memory_order_acquire);
+    PLATYPOS_FUZZ_CHECK(t - cq_head <= cq_entries);
+    for (; cq_head != t; ++cq_head) {
+      const abi::Cqe& c = cq[cq_head & (cq_entries - 1)];
+      PLATYPOS_FUZZ_CHECK(c.user_data >= 1 && c.user_data <= completions.size());
+      PLATYPOS_FUZZ_CHECK(++completions[c.user_data - 1] == 1);
+      if (c.result > 0 && c.result < (i64{1} << 32)) handles.push_back(static_cast<u32>(c.result));
+      if (c.result > 0 && (c.result >> 32) != 0 && (c.result >> 32) < 4096) {
+        handles.push_back(static_cast<u32>(c.result >> 32));
+        handles.push_back(static_cast<u32>(c.result));
+      }
+    }
+    hdr->cq_head.store(cq_head, std::memory_order_release);
+  };
+  auto pick_handle = [&](u8 b) -> u32 {
+    if (handles.empty() || b < 32) return b % 8 == 0 ? 0 : in.take<u32>();
+    return handles[b % handles.size()];
+  };
+  auto pick_addr = [&](u8 b, u32 len) -> u64 {
+    switch (b % 8) {
+      case 0: return 0;
+      case 1: return base + kMemBytes - len / 2;  // straddles the end
+      case 2: return base - 64;                   // below
+      case 3: return in.take<u64>();              // anywhere
+      default: return base + (in.take<u16>() % (kMemBytes - 512));
+    }
+  };
+
+  while (!in.done()) {
+    const u8 action = in.byte();
+    if (action < 200) {
+      // Write one entry (if the SQ has room).
+      if (tail - hdr->sq_head.load(std::memory_order_acquire) >= sq_entries) {
+        rg->consume(in.byte() % 8 + 1);
+        continue;
+      }
+      abi::Sqe e{};
+      const u8 op = in.byte();
+      e.opcode = op < 240 ? op % abi::kOpCount : op;
+      if (e.opcode == static_cast<u8>(abi::Op::console_write)) e.opcode = 0;  // keep the fuzzer's output quiet
+      const u8 shape = in.byte();
+      e.flags =
+          shape < 200 ? (shape % 4 == 0 ? abi::kSqeLink : 0) | (shape % 7 == 0 ? abi::kSqeNonBlocking : 0) : shape;
+      e.handle = pick_handle(in.byte());
+      e.len = in.byte() % 4 == 0 ? in.take<u32>() : in.byte() * 2u;
+      e.addr = pick_addr(in.byte(), e.len);
+      e.count = in.byte() % 5;
+      e.addr2 = e.count != 0 ? pick_addr(in.byte(), e.count * 4) : 0;
+      if (e.count != 0 && in.byte() < 200) {
+        // Handles to pass: real ones where the buffer is ours.
+        if (e.addr2 >= base && e.addr2 + e.count * 4 <= base + kMemBytes && e.addr2 % 4 == 0) {
+          for (u32 i = 0; i < e.count; ++i)
+            reinterpret_cast<u32*>(static_cast<uptr>(e.addr2))[i] = pick_handle(in.byte());
+        }
+      }
+      const u8 a = in.byte();
+      e.arg0 = a < 64 ? a : a < 128 ? (u64{1} << (a % 24)) : a < 250 ? in.take<u64>() % 0x100000 : in.take<u64>();
+      const u8 b = in.byte();
+      e.arg1 = b < 128 ? 0 : b < 200 ? b * 1000u : pick_addr(b, 8);
+      if (in.byte() >= 250) e.reserved0 = 1;
+      if (in.byte() >= 250) e.reserved1 = 1;
+      completions.push_back(0);
+      e.user_data = completions.size();
+      sq[tail & (sq_entries - 1)] = e;
+      ++tail;
+    } else if (action < 220) {
+      hdr->sq_tail.store(tail, std::memory_order_release);
+    } else if (action < 240) {
+      rg->consume(in.byte() % 40 + 1);
+    } else if (action < 250) {
+      now += in.byte() * 100u;
+      rg->process_ready(now);
+    } else {
+      reap();
+    }
+  }
+  // Drain: publish, run everything runnable, let every deadline pass, then close the process's handles: whatever still
+  // waits on an object completes (with an error) on the next retry.
+  hdr->sq_tail.store(tail, std::memory_order_release);
+  for (int round = 0; round < 1000; ++round) {
+    reap();
+    const u32 n = rg->consume(64) + rg->process_ready(now += 1'000'000'000);
+    if (n == 0 && hdr->sq_head.load() == tail) break;
+  }
+  p->handles().close_all();
+  cap::ChannelEndpoint::collect_cycles();
+  for (int round = 0; round < 100; ++round) {
+    reap();
+    if (rg->process_ready(now += 1'000'000'000) == 0) break;
+  }
+  reap();
+  // A chain whose end was never published is not accepted (nothing of it ran). Of the accepted entries, those still in
+  // flight wait on an object that holds no signal they want (a wait holds its own reference: closing the handle does
+  // not end it) and get no completion: destroy() cancels them. Every other one completed exactly once.
+  const u32 accepted = hdr->sq_head.load();
+  u32 missing = 0;
+  for (u32 i = 0; i < completions.size(); ++i) {
+    if (i < accepted) {
+      missing += completions[i] == 0 ? 1 : 0;
+    } else {
+      PLATYPOS_FUZZ_CHECK(completions[i] == 0);
+    }
+  }
+  PLATYPOS_FUZZ_CHECK(missing == rg->in_flight());
+  rg->destroy();
+  account->free_pages(mem_phys, kMemOrder);
+  account->release();
+  (void)s.exit_process(pid);
+  PLATYPOS_FUZZ_CHECK(Ring::live_rings() == rings);
+  PLATYPOS_FUZZ_CHECK(cap::KernelObject::live_objects() == objects);
+  PLATYPOS_FUZZ_CHECK(cap::ChannelEndpoint::live_messages() == messages);
+  w.kernel.reclaim();
+  PLATYPOS_FUZZ_CHECK(w.kernel.pages().free_pages() == free_pages);
+  return 0;
+}

@@ -1,0 +1,295 @@
+// Programs on the ring runtime, end to end in the simulator: coroutines, operations, spawning, exit.
+
+#include <platypos/base/format.hpp>
+#include <platypos/user/context.hpp>
+
+#include <gtest/gtest.h>
+
+#include "ring_world.hpp"
+
+namespace platypos::ring {
+namespace {
+
+using testing::RingWorld;
+using user::Context;
+using user::Handle;
+using user::Status;
+using user::Task;
+
+// Reads one message from `ch` and sends it back, reversed.
+Task<void> reverse_once(Context& cx, Handle ch) {
+  char buf[64];
+  auto r = co_await cx.read(ch, buf);
+  if (!r) co_return;
+  for (u32 i = 0; i < r->bytes / 2; ++i) {
+    const char t = buf[i];
+    buf[i] = buf[r->bytes - 1 - i];
+    buf[r->bytes - 1 - i] = t;
+  }
+  (void)co_await cx.write(ch, {buf, r->bytes});
+}
+
+Task<int> smoke_main(Context& cx) {
+  auto pair = co_await cx.channel_create();
+  if (!pair) co_return 10;
+  cx.spawn(reverse_once(cx, pair->b));
+  char msg[] = "platypus";
+  if (!co_await cx.write(pair->a, {msg, 8})) co_return 11;
+  char back[16] = {};
+  auto r = co_await cx.read(pair->a, back);
+  if (!r || r->bytes != 8) co_return 12;
+  if (std::string_view(back, 8) != "supytalp") co_return 13;
+  const u64 t0 = cx.now_ns();
+  if (!co_await cx.sleep(1'000'000)) co_return 14;
+  if (cx.now_ns() - t0 < 1'000'000) co_return 15;
+  // A chain whose middle fails: the rest is cancelled.
+  auto [a, b, c] = co_await cx.linked(cx.nop(), cx.close(Handle{999}), cx.nop());
+  if (!a || b.status() != Status::bad_handle || c.status() != Status::cancelled) co_return 16;
+  co_return 0;
+}
+PLATYPOS_USER_PROGRAM("t-smoke", smoke_main);
+
+TEST(RingRuntime, SmokeProgramRunsToCompletion) {
+  RingWorld w;
+  const u64 rings0 = Ring::live_rings();
+  const auto out = w.run({{"t-smoke"}});
+  ASSERT_FALSE(out.report.stuck) << out.report.stuck_reason;
+  ASSERT_EQ(out.exit_codes.size(), 1u);
+  EXPECT_EQ(out.exit_codes[0], 0);
+  EXPECT_EQ(Ring::live_rings(), rings0);
+}
+
+// --- Spawning: handles move to the child, all or nothing -----------------------------------------------------------
+
+// A child that answers one message on its initial handle 0 with the text of its args, then exits with code 7.
+Task<int> child_main(Context& cx) {
+  if (cx.initial_handles().size() != 1) co_return 100;
+  const Handle ch = cx.initial_handles()[0];
+  char buf[32];
+  auto r = co_await cx.read(ch, buf);
+  if (!r) co_return 101;
+  char* reply = static_cast<char*>(cx.heap().alloc(64));
+  const std::string_view args = cx.args();
+  for (usize i = 0; i < args.size(); ++i) reply[i] = args[i];
+  (void)co_await cx.write(ch, {reply, args.size()});
+  co_return 7;
+}
+PLATYPOS_USER_PROGRAM("t-child", child_main);
+
+Task<int> parent_main(Context& cx) {
+  auto pair = co_await cx.channel_create();
+  if (!pair) co_return 10;
+  Handle give[1] = {pair->b};
+  // Refused: no such program, too many cores, too little memory. pair->b stays ours each time.
+  if ((co_await cx.spawn_process("no-such-program", 1, 4 * MiB, give)).status() != Status::not_found) co_return 11;
+  if ((co_await cx.spawn_process("t-child", 60, 4 * MiB, give)).status() != Status::invalid_argument) co_return 12;
+  if ((co_await cx.spawn_process("t-child", 8, 4 * MiB, give)).status() != Status::no_resources) co_return 13;
+  if ((co_await cx.spawn_process("t-child", 1, 1024 * MiB, give)).status() != Status::no_resources) co_return 14;
+  Handle bogus[1] = {Handle{4242}};
+  if ((co_await cx.spawn_process("t-child", 1, 4 * MiB, bogus)).status() != Status::bad_handle) co_return 15;
+  auto child = co_await cx.spawn_process("t-child hello from the parent", 1, 4 * MiB, give);
+  if (!child) co_return 16;
+  // b went to the child.
+  if ((co_await cx.close(pair->b)).status() != Status::bad_handle) co_return 17;
+  char ping[] = "ping";
+  if (!co_await cx.write(pair->a, {ping, 4})) co_return 18;
+  char buf[64];
+  auto r = co_await cx.read(pair->a, buf);
+  if (!r || std::string_view(buf, r->bytes) != "hello from the parent") co_return 19;
+  auto sig = co_await cx.wait(*child, abi::signals::exited);
+  if (!sig || (*sig & abi::signals::exited) == 0) co_return 20;
+  // The child's end closed with it.
+  if ((co_await cx.read(pair->a, buf)).status() != Status::peer_closed) co_return 21;
+  co_return 0;
+}
+PLATYPOS_USER_PROGRAM("t-parent", parent_main);
+
+TEST(RingRuntime, SpawnMovesHandlesAllOrNothing) {
+  RingWorld w;
+  const auto out = w.run({{"t-parent"}});
+  ASSERT_FALSE(out.report.stuck) << out.report.stuck_reason;
+  EXPECT_EQ(out.exit_codes[0], 0);
+}
+
+// --- Exit with operations in flight ------------------------------------------------------------------------------
+
+Task<void> park_forever(Context& cx, Handle ch) {
+  char buf[16];
+  (void)co_await cx.read(ch, buf);
+}
+
+Task<int> quitter_main(Context& cx) {
+  auto pair = co_await cx.channel_create();
+  if (!pair) co_return 1;
+  for (int i = 0; i < 20; ++i) cx.spawn(park_forever(cx, pair->b));
+  cx.spawn([](Context& c) -> Task<void> { (void)co_await c.sleep(1'000'000'000); }(cx));
+  auto ev = co_await cx.memory_create(64 * 1024);
+  if (!ev) co_return 2;
+  auto log = co_await cx.log_create("quitter");
+  if (!log) co_return 3;
+  (void)co_await cx.sleep(10'000);  // let the reads park
+  cx.exit(5);
+  co_return 0;
+}
+PLATYPOS_USER_PROGRAM("t-quitter", quitter_main);
+
+TEST(RingRuntime, ExitWithOperationsInFlightLeaksNothing) {
+  RingWorld w;
+  const u64 objects = cap::KernelObject::live_objects();
+  const u64 rings = Ring::live_rings();
+  const auto out = w.run({{"t-quitter"}, {"t-quitter"}});
+  ASSERT_FALSE(out.report.stuck) << out.report.stuck_reason;
+  EXPECT_EQ(out.exit_codes[0], 5);
+  EXPECT_EQ(out.exit_codes[1], 5);
+  EXPECT_EQ(Ring::live_rings(), rings);
+  EXPECT_EQ(cap::KernelObject::live_objects(), objects);
+  w.kernel().reclaim();
+  EXPECT_EQ(w.kernel().pages().free_pages(), w.kernel().boot_free_pages());
+}
+
+// --- Program bugs end the program, not the kernel ----------------------------------------------------------------
+
+Task<int> recurse(Context& cx, int depth) {
+  char pad[4096];
+  pad[depth % 4096] = 1;
+  co_return depth > 1'000'000 ? 0 : co_await recurse(cx, depth + 1) + pad[depth % 4096];
+}
+Task<int> hog_main(Context& cx) { co_return co_await recurse(cx, 0); }
+PLATYPOS_USER_PROGRAM("t-hog", hog_main);
+
+Task<int> deadlock_main(Context& cx) {
+  (void)cx;
+  struct Never {
+    bool await_ready() { return false; }
+    void await_suspend(std::coroutine_handle<>) {}
+    void await_resume() {}
+  };
+  co_await Never{};
+  co_return 0;
+}
+PLATYPOS_USER_PROGRAM("t-deadlock", deadlock_main);
+
+TEST(RingRuntime, OutOfProgramMemoryAndDeadlockEndTheProgram) {
+  RingWorld w;
+  const auto out = w.run({{"t-hog"}, {"t-deadlock"}, {"t-smoke"}});
+  ASSERT_FALSE(out.report.stuck) << out.report.stuck_reason;
+  EXPECT_EQ(out.exit_codes[0], -1);
+  EXPECT_EQ(out.exit_codes[1], -1);
+  EXPECT_EQ(out.exit_codes[2], 0);  // the others are unaffected
+  w.kernel().reclaim();
+  EXPECT_EQ(w.kernel().pages().free_pages(), w.kernel().boot_free_pages());
+}
+
+// --- Several app cores: one executor and one ring pair each ---------------------------------------------------------
+
+Task<int> multicore_main(Context& cx) {
+  // Every core does some round trips on its own ring; the process ends when all have returned.
+  if (cx.env().cores != 3 || cx.env().core_index >= 3) co_return 50;
+  auto pair = co_await cx.channel_create();
+  if (!pair) co_return 51;
+  for (u32 i = 0; i < 100; ++i) {
+    char b[8] = {static_cast<char>(cx.env().core_index), 0};
+    if (!co_await cx.write(pair->a, {b, 2})) co_return 52;
+    char got[8];
+    auto r = co_await cx.read(pair->b, got);
+    if (!r || r->bytes != 2 || got[0] != b[0]) co_return 53;
+  }
+  co_return 0;
+}
+PLATYPOS_USER_PROGRAM("t-multicore", multicore_main);
+
+TEST(RingRuntime, OneRingAndExecutorPerAppCore) {
+  RingWorld w(5, 1);
+  const auto out = w.run({{"t-multicore", "", 3}});
+  ASSERT_FALSE(out.report.stuck) << out.report.stuck_reason;
+  EXPECT_EQ(out.exit_codes[0], 0);
+}
+
+// --- Fairness: a process flooding the kernel core does not starve another ----------------------------------------
+
+Task<int> flooder_main(Context& cx) {
+  // Keeps 64 NOPs in flight forever (until killed).
+  for (;;) {
+    auto a = cx.nop(), b = cx.nop(), c = cx.nop(), d = cx.nop();
+    (void)co_await cx.linked(std::move(a), std::move(b), std::move(c), std::move(d));
+    for (int i = 0; i < 60; ++i) cx.spawn([](Context& c2) -> Task<void> { (void)co_await c2.nop(); }(cx));
+  }
+}
+PLATYPOS_USER_PROGRAM("t-flooder", flooder_main);
+
+Task<int> light_main(Context& cx) {
+  // Waits for the flood to start, does 200 round trips, then ends the flooder (initial handle 0).
+  (void)co_await cx.sleep(100'000);
+  const u64 t0 = cx.now_ns();
+  for (int i = 0; i < 200; ++i)
+    if (!co_await cx.nop()) co_return 1;
+  const u64 took = cx.now_ns() - t0;
+  char line[96];
+  const usize n = format_to(line, sizeof line, "light: 200 round trips in {} ns\n", took);
+  (void)co_await cx.console_write({line, n});
+  co_return 0;
+}
+PLATYPOS_USER_PROGRAM("t-light", light_main);
+
+TEST(RingRuntime, ABusyProcessDoesNotStarveAnother) {
+  RingWorld w;
+  struct Ctx {
+    RingWorld* w;
+    i64 light_code = -100;
+    u64 light_done_ns = 0;
+    u64 flooder_nops = 0;
+  } ctx{&w};
+  w.scheduler()
+      .create_task(
+          sched::kNoProcess, "supervisor",
+          [](void* a) {
+            auto* c = static_cast<Ctx*>(a);
+            Runtime& rt = c->w->runtime();
+            rt.start(1).expect("server");
+            auto flood = rt.launch({.program = "t-flooder"}, {}).value();
+            auto light = rt.launch({.program = "t-light"}, {}).value();
+            (void)cap::wait_signals(*light, cap::kSignalExited, 0);
+            c->light_code = light->exit_code();
+            c->light_done_ns = Platform::now_ns();
+            sched::scheduler().exit_process(flood->pid()).expect("end the flood");
+            (void)cap::wait_signals(*flood, cap::kSignalExited, 0);
+            while (Ring::live_rings() != 0) sched::scheduler().sleep_for(10'000);
+            rt.stop();
+            sched::scheduler().stop();
+          },
+          &ctx)
+      .expect("supervisor");
+  const auto report = w.simulate();
+  ASSERT_FALSE(report.stuck) << report.stuck_reason;
+  EXPECT_EQ(ctx.light_code, 0);
+  // 200 round trips while the flood runs: bounded (virtual time, deterministic), not starved.
+  EXPECT_LT(ctx.light_done_ns, 100'000u + 200u * 20'000u);
+}
+
+// --- Threads mode: the same programs on real threads -----------------------------------------------------------
+
+TEST(RingRuntime, ThreadsMode) {
+  RingWorld w(6, 1, 0, RingWorld::Mode::threads);
+  const auto out = w.run({{"t-smoke"}, {"t-parent"}, {"t-multicore", "", 2}});
+  EXPECT_EQ(out.exit_codes[0], 0);
+  EXPECT_EQ(out.exit_codes[1], 0);
+  EXPECT_EQ(out.exit_codes[2], 50);  // it checks for exactly three cores
+  w.kernel().reclaim();
+  EXPECT_EQ(w.kernel().pages().free_pages(), w.kernel().boot_free_pages());
+}
+
+// --- Determinism ---------------------------------------------------------------------------------------------------
+
+TEST(RingRuntime, SameSeedSameSchedule) {
+  u64 digest[2] = {};
+  for (u64& d : digest) {
+    RingWorld w(4, 1, 99);
+    const auto out = w.run({{"t-parent"}, {"t-smoke"}});
+    ASSERT_EQ(out.exit_codes[0], 0);
+    d = out.report.digest;
+  }
+  EXPECT_EQ(digest[0], digest[1]);
+}
+
+}  // namespace
+}  // namespace platypos::ring
