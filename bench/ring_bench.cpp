@@ -44,18 +44,18 @@
 //                        them).
 //   sqes_per_op, flushes_per_op (1 / entries per published batch), empty_polls_per_op (CQ polls that found nothing,
 //   each followed by a pause: Context::stats().idle_spins, or the raw loops' own count).
-// Nonzero doorbells and waits in the steady state start when the host deschedules one of the two CPU threads (the
-// machine's cores are shared with whatever else runs): the ring server sleeps after kSpinPasses idle passes, or the
-// executor blocks after kSpinPolls empty polls, a few microseconds, while waking a sleeping CPU thread takes a futex
-// wake-up (tens to hundreds of microseconds on a busy host). Then each side keeps finding the other asleep: a sleep/
-// wake convoy that can last many operations. wait_ns_per_op shows what it costs; the RingRaw* loops never block, which
-// is why they rarely see it.
+// Nonzero doorbells and waits in the steady state mean one side went to sleep: the ring server after
+// RingServer::kDefaultIdleNs (200 us) without work, the executor after Context::kDefaultIdleSpinNs (100 us) of empty
+// polls. Both budgets are longer than a futex wake-up, so a host that deschedules one CPU thread for a moment does not
+// start a sleep/wake convoy (each side finding the other asleep, for many operations); wait_ns_per_op shows what
+// blocking costs when it happens.
 //
 // Targets (reported in the side-by-side table, never asserted): batched NOP <= 1/4 of io_uring's batched cost per op;
 // one NOP round trip <= 1/3 of getppid; zero doorbells per op in the steady state.
 //
-// The host is noisy (2 cores, shared), and a run either falls into a convoy or not: repeat, interleave, read medians.
-// (The side-by-side ratios and --platypos_summary use the last repetition of each benchmark, not the median.)
+// The host is noisy (2 virtual cores whose placement on the physical machine changes: the cache-line ping-pong floor
+// has been seen anywhere from 60 ns to 1 us): repeat, interleave, read medians, and compare with the ping-pong of the
+// same run. With --benchmark_repetitions the side-by-side ratios and --platypos_summary use the medians.
 //
 //   build/hosted-release/bench/platypos_bench_ring --benchmark_repetitions=10 --benchmark_enable_random_interleaving
 

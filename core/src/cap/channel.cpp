@@ -1,5 +1,6 @@
 #include <platypos/cap/channel.hpp>
 #include <platypos/mm/kernel_heap.hpp>
+#include <platypos/trace/trace.hpp>
 
 #include <new>
 
@@ -13,6 +14,7 @@ struct Message : ListNode<MessageTag> {
   usize alloc_bytes;
   u32 bytes;
   u32 handles;
+  u64 seq;  // per direction, for trace flows (write -> read)
   Capability* caps() { return reinterpret_cast<Capability*>(this + 1); }
   u8* data() { return reinterpret_cast<u8*>(caps() + handles); }
 };
@@ -23,6 +25,7 @@ struct ChannelCore {
   ChannelEndpoint* ends[2] = {nullptr, nullptr};
   IntrusiveList<Message, MessageTag> queue[2];
   usize queued_bytes[2] = {0, 0};
+  u64 sent[2] = {0, 0};  // messages ever queued for endpoint i (trace flow ids)
   u32 alive = 2;
 };
 
@@ -172,6 +175,8 @@ Result<void> ChannelEndpoint::write(HandleTable& table, MemoryAccount& account, 
     }
     account.retain();
     g_live_messages.fetch_add(1, std::memory_order_relaxed);
+    m->seq = core_->sent[to]++;
+    PLATYPOS_TRACE(channel_send, peer->koid(), bytes.size(), handles.size(), trace::flow_id(peer->koid(), m->seq));
     core_->queue[to].push_back(*m);
     core_->queued_bytes[to] += bytes.size();
     // Channel signals only change under the channel lock, so "already set" is reliable here and saves the object
@@ -199,6 +204,7 @@ Result<ChannelEndpoint::ReadSizes> ChannelEndpoint::read(HandleTable& table, std
     }
     PLATYPOS_TRY(table.install(std::span(m->caps(), m->handles), handles_out.data()));
     if (m->bytes > 0) __builtin_memcpy(bytes.data(), m->data(), m->bytes);
+    PLATYPOS_TRACE(channel_recv, koid(), m->bytes, m->handles, trace::flow_id(koid(), m->seq));
     core_->queue[side_].remove(*m);
     core_->queued_bytes[side_] -= m->bytes;
     if (core_->queue[side_].empty()) update_signals(kSignalReadable, 0);

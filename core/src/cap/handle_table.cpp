@@ -1,4 +1,5 @@
 #include <platypos/cap/handle_table.hpp>
+#include <platypos/trace/trace.hpp>
 
 namespace platypos::cap {
 
@@ -98,7 +99,9 @@ Result<Handle> HandleTable::add(Ref<KernelObject> object, Rights rights) {
   s.epoch = object->epoch();
   s.rights = rights;
   s.object = object.leak();
-  return make_handle(index, s.generation);
+  const Handle h = make_handle(index, s.generation);
+  PLATYPOS_TRACE(cap_create, h, static_cast<u64>(s.object->type()), s.object->koid(), static_cast<u64>(rights));
+  return h;
 }
 
 Result<Ref<KernelObject>> HandleTable::get(Handle h, Rights need, ObjectType type) const {
@@ -106,7 +109,10 @@ Result<Ref<KernelObject>> HandleTable::get(Handle h, Rights need, ObjectType typ
   Slot* s = PLATYPOS_TRY(lookup_locked(h));
   if (s->epoch != s->object->epoch()) return Error::revoked;
   if (static_cast<u8>(type) != 0 && s->object->type() != type) return Error::wrong_type;
-  if (!has_rights(s->rights, need)) return Error::access_denied;
+  if (!has_rights(s->rights, need)) {
+    PLATYPOS_TRACE(cap_denied, h, static_cast<u64>(s->rights), static_cast<u64>(need));
+    return Error::access_denied;
+  }
   return Ref<KernelObject>::retain(s->object);
 }
 
@@ -157,6 +163,7 @@ Result<void> HandleTable::close(Handle h) {
     PLATYPOS_TRY(lookup_locked(h));
     o = free_slot_locked(h & 0xffff);
   }
+  PLATYPOS_TRACE(cap_close, h, o->koid());
   o->release();
   return ok();
 }

@@ -2,6 +2,7 @@
 
 #include <platypos/base/format.hpp>
 #include <platypos/user/context.hpp>
+#include <platypos/user/when_all.hpp>
 
 #include <gtest/gtest.h>
 
@@ -276,6 +277,48 @@ TEST(RingRuntime, ThreadsMode) {
   EXPECT_EQ(out.exit_codes[2], 50);  // it checks for exactly three cores
   w.kernel().reclaim();
   EXPECT_EQ(w.kernel().pages().free_pages(), w.kernel().boot_free_pages());
+}
+
+// --- when_all ------------------------------------------------------------------------------------------------------
+
+Task<u64> sleep_then(Context& cx, u64 ns, u64 value) {
+  (void)co_await cx.sleep(ns);
+  co_return value;
+}
+Task<void> bump_after(Context& cx, u64 ns, u32* counter) {
+  (void)co_await cx.sleep(ns);
+  ++*counter;
+}
+
+Task<int> when_all_main(Context& cx) {
+  // Concurrently: the three sleeps overlap, so the whole takes about the longest, not the sum.
+  const u64 t0 = cx.now_ns();
+  u32 first = 0;
+  auto [a, nothing, b] = co_await user::when_all(cx, sleep_then(cx, 300'000, 7), bump_after(cx, 250'000, &first),
+                                                 sleep_then(cx, 200'000, 9));
+  (void)nothing;
+  const u64 took = cx.now_ns() - t0;
+  if (a != 7 || b != 9 || first != 1) co_return 1;
+  if (took < 300'000 || took >= 500'000) co_return 2;
+  // Any number of Task<void>.
+  u32 counter = 0;
+  Task<void> tasks[10];
+  for (u32 i = 0; i < 10; ++i) tasks[i] = bump_after(cx, 100'000 + i * 1000, &counter);
+  const u64 t1 = cx.now_ns();
+  co_await user::when_all(cx, std::span<Task<void>>(tasks));
+  if (counter != 10) co_return 3;
+  if (cx.now_ns() - t1 >= 300'000) co_return 4;
+  // Nothing to wait for.
+  co_await user::when_all(cx, std::span<Task<void>>());
+  co_return 0;
+}
+PLATYPOS_USER_PROGRAM("t-when-all", when_all_main);
+
+TEST(RingRuntime, WhenAllRunsTasksConcurrently) {
+  RingWorld w;
+  const auto out = w.run({{"t-when-all"}});
+  ASSERT_FALSE(out.report.stuck) << out.report.stuck_reason;
+  EXPECT_EQ(out.exit_codes[0], 0);
 }
 
 // --- Determinism ---------------------------------------------------------------------------------------------------

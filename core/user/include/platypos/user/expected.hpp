@@ -12,6 +12,7 @@ using abi::Status;
 template <class T>
 class [[nodiscard]] Expected {
  public:
+  Expected() = default;                            // ok, with a default T (a slot to assign to later)
   Expected(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor): return a value directly
   Expected(Status s) : status_(s) {}               // NOLINT(google-explicit-constructor): return an error directly
 
