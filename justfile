@@ -44,14 +44,20 @@ fuzz seconds="60":
       tools/run_fuzzer.sh build/fuzz $f {{seconds}} build/fuzz/corpus/$f; \
     done
 
-# Run the benchmarks (hosted-release build): results/*.json and results/*.md; FILTER is a Google Benchmark regex
+# Run every benchmark suite (hosted-release build; a few minutes, with progress): results/*.json, *.md with the ratios to each baseline, summary.md; FILTER is a Google Benchmark regex
 bench filter=".":
     @just _build hosted-release
-    mkdir -p results
-    for b in mm sched cap trace ring; do \
-      build/hosted-release/bench/platypos_bench_$b --benchmark_filter='{{filter}}' --benchmark_out=results/$b.json \
-        --benchmark_out_format=json --platypos_summary=results/$b.md; \
-    done
+    @tools/bench_report/run_suites.sh build/hosted-release results '{{filter}}'
+
+# Rewrite the README's performance tables (between its <!-- bench:ID:begin/end --> markers) and results/summary.md from results/
+bench-report: _bench_report_tool
+    build/hosted-release/tools/bench_report/platypos-bench-report --results results summary
+    build/hosted-release/tools/bench_report/platypos-bench-report --results results readme --readme README.md
+
+# Draw docs/bench/*.png from results/ with gnuplot: latency CDFs (PlatypOS against Linux per load), throughput against p99, the simulator's p999
+bench-plot: _bench_report_tool
+    build/hosted-release/tools/bench_report/platypos-bench-report --results results plot --work build/bench-plot --out docs/bench
+    gnuplot build/bench-plot/bench.gp
 
 # Decode a trace (platypos-sim --trace FILE, just run --trace FILE): just trace FILE [--format perfetto -o out.json]
 [positional-arguments]
@@ -99,6 +105,11 @@ clean:
 _build preset:
     @[ -f build/{{preset}}/CMakeCache.txt ] || cmake --preset {{preset}}
     cmake --build --preset {{preset}}
+
+# Build platypos-bench-report (hosted-release tree) only
+_bench_report_tool:
+    @[ -f build/hosted-release/CMakeCache.txt ] || cmake --preset hosted-release
+    @cmake --build --preset hosted-release --target platypos-bench-report
 
 # Build the QEMU runner (hosted tree) only
 _runner:

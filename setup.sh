@@ -19,8 +19,8 @@ packages=(
   libgtest-dev        # unit tests
   libgmock-dev        # unit tests (matchers)
   libbenchmark-dev    # bench/
-  nlohmann-json3-dev  # the trace tests validate Chrome trace JSON with a real parser
-  gnuplot-nox         # just trace-picture: a sim trace's per-CPU timeline as a PNG
+  nlohmann-json3-dev  # the trace tests validate Chrome trace JSON; platypos-bench-report reads benchmark JSON
+  gnuplot-nox         # just trace-picture, just bench-plot: the README's pictures
   qemu-system-x86     # boots the bare-metal kernel
   gdb                 # just debug, the gdb tests
   clang               # libFuzzer targets (fuzz preset)

@@ -33,4 +33,5 @@ find_package(CLI11 QUIET CONFIG)
 platypos_require(CLI11_FOUND "CLI11" libcli11-dev)
 
 find_package(nlohmann_json 3.2 QUIET CONFIG)
-platypos_require(nlohmann_json_FOUND "nlohmann/json (JSON parser of the trace tests)" nlohmann-json3-dev)
+platypos_require(nlohmann_json_FOUND "nlohmann/json (JSON parser of the trace tests and platypos-bench-report)"
+  nlohmann-json3-dev)

@@ -36,6 +36,8 @@ CpuState* registered_cpu(CpuId id);
 u32 registered_cpu_count();
 // Writes out every CPU's unfinished console line and flushes the log sinks.
 void console_flush_all();
+// Whether cpu_relax() gives the host CPU away (MachineConfig::spin); set by Machine::run.
+void set_spin_yields(bool yields);
 // Runs the timer handler in interrupt context (interrupts off around it).
 void fire_timer(u64 now);
 // Threads mode: fires this CPU's timer if its deadline has passed.

@@ -43,6 +43,8 @@ void Machine::run(const std::function<void(CpuId)>& fn) {
   }
   std::thread timer([this] { timer_thread_main(); });
   const unsigned host_cores = std::thread::hardware_concurrency();
+  set_spin_yields(config_.spin == MachineConfig::Spin::yield ||
+                  (config_.spin == MachineConfig::Spin::automatic && n > host_cores));
   std::vector<std::thread> threads;
   threads.reserve(n);
   for (u32 i = 0; i < n; ++i) {

@@ -13,6 +13,7 @@
 #include <execinfo.h>
 #include <immintrin.h>
 #include <link.h>
+#include <sched.h>
 #include <time.h>
 #include <elf_symbols.hpp>
 
@@ -126,9 +127,19 @@ u32 HostedPlatform::cpu_count() {
   return m != nullptr ? m->cpu_count() : 1;
 }
 
+namespace {
+std::atomic<bool> g_spin_yields{false};
+}  // namespace
+
+void set_spin_yields(bool yields) { g_spin_yields.store(yields, std::memory_order_relaxed); }
+
 void HostedPlatform::cpu_relax() {
   sched_point(SchedPoint::spin_wait);
-  _mm_pause();
+  if (g_sim == nullptr && g_spin_yields.load(std::memory_order_relaxed)) {
+    sched_yield();
+  } else {
+    _mm_pause();
+  }
 }
 
 u64 HostedPlatform::now_ns() {

@@ -26,6 +26,12 @@ struct MachineConfig {
   u64 memory_bytes = 0;
   // Pin CPU i's thread to host core i when the host has that many cores.
   bool pin_threads = false;
+  // What Platform::cpu_relax() does on this machine's CPUs (the spin-wait hint every polling loop calls): `pause`
+  // the x86 instruction; `yield` also gives the host CPU away (sched_yield), so that a CPU thread that polls does not
+  // keep the host CPU from a CPU thread with work while the host has fewer cores than the machine; `automatic`:
+  // yield when the machine has more CPUs than the host has cores, pause otherwise.
+  enum class Spin { automatic, pause, yield };
+  Spin spin = Spin::automatic;
 };
 
 struct CpuState;
