@@ -59,6 +59,7 @@
 #include <cstring>
 #include <memory>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -163,6 +164,7 @@ struct ServeResult {
   u64 last_done = 0;
   u64 replies = 0;
   u64 sent = 0;
+  int status = 0;  // PlatypOS: the client's first failing operation (abi::Status)
   bool ok = false;
 };
 
@@ -183,6 +185,13 @@ struct ClientShared {
   std::atomic<u64> in_flight{0};
   std::atomic<u64> replies{0};
   std::atomic<bool> failed{false};
+  std::atomic<int> status{0};  // the first failing operation's status
+
+  void fail(Status st) {
+    int expected = 0;
+    status.compare_exchange_strong(expected, static_cast<int>(st));
+    failed.store(true);
+  }
 };
 
 struct PlatypShared {
@@ -225,7 +234,7 @@ Task<int> serve_receive(Context& cx, PlatypShared* sh, ClientShared* cs) {
   for (;;) {
     const auto r = co_await cx.read(ch, {reinterpret_cast<char*>(&rep), sizeof rep});
     if (!r || r->bytes != sizeof rep) {
-      cs->failed.store(true);
+      cs->fail(r ? Status::invalid_argument : r.status());
       co_return 1;
     }
     if (rep.id == kEndId) co_return 0;  // the server's last reply: every other one came before it
@@ -243,20 +252,20 @@ Task<int> serve_receive(Context& cx, PlatypShared* sh, ClientShared* cs) {
 // keeps its own buffer (in its frame, in program memory) until then.
 Task<void> serve_send(Context& cx, Handle ch, Request req, ClientShared* cs) {
   const auto wr = co_await cx.write(ch, {reinterpret_cast<const char*>(&req), sizeof req});
-  if (!wr) cs->failed.store(true);
+  if (!wr) cs->fail(wr.status());
 }
 
 Task<int> serve_generate(Context& cx, PlatypShared* sh, ClientShared* cs) {
   const Workload& w = *sh->work;
   auto pair = co_await cx.channel_create();
   if (!pair) {
-    cs->failed.store(true);
+    cs->fail(pair.status());
     co_return 2;
   }
   const Handle give[1] = {pair->b};
   auto server = co_await cx.spawn_process("serve-server", 1, 8 * MiB, give);
   if (!server) {
-    cs->failed.store(true);
+    cs->fail(server.status());
     co_return 3;
   }
   cs->channel.store(pair->a.value, std::memory_order_release);
@@ -289,7 +298,7 @@ Task<int> serve_generate(Context& cx, PlatypShared* sh, ClientShared* cs) {
   if (!cs->failed.load()) {
     const Request end{0, kEndId};
     const auto wr = co_await cx.write(pair->a, {reinterpret_cast<const char*>(&end), sizeof end});
-    if (!wr) cs->failed.store(true);
+    if (!wr) cs->fail(wr.status());
   }
   // The receiver ends with the end marker's reply; the server exits after sending it.
   (void)co_await cx.wait(*server, abi::signals::exited);
@@ -298,6 +307,7 @@ Task<int> serve_generate(Context& cx, PlatypShared* sh, ClientShared* cs) {
   }
   (void)co_await cx.close(pair->a);
   sh->result.replies = cs->replies.load();
+  sh->result.status = cs->status.load();
   sh->result.ok = !cs->failed.load() && sh->result.replies == sent;
   co_return sh->result.ok ? 0 : 1;
 }
@@ -349,6 +359,8 @@ void supervise(void* arg) {
   while (ring::Ring::live_rings() != 0) sched::scheduler().sleep_for(100'000);
   if (s->trace != nullptr) s->trace->request_stop();
   rt.stop();
+  // The ring server and the trace drain worker are kernel tasks too: they finish their last pass and exit.
+  while (sched::scheduler().live_tasks() > 1) sched::scheduler().sleep_for(100'000);
   sched::scheduler().stop();
 }
 
@@ -498,7 +510,9 @@ void BM_ServePlatypos(benchmark::State& state) {
       return;
     }
     if (!r.ok) {
-      state.SkipWithError("the client failed (an operation returned an error)");
+      const std::string why = std::string("the client failed: an operation returned ") +
+                              abi::status_name(static_cast<abi::Status>(r.status));
+      state.SkipWithError(why.c_str());
       return;
     }
     report(state, w, r, t1 - t0);
