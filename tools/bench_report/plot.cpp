@@ -113,6 +113,15 @@ std::string log_time_tics(const char* axis, bool dense = true) {
   return out + ")\n";
 }
 
+// The start of one picture in the script: a fresh gnuplot state, the PNG terminal, the output file and the title.
+std::string picture(const std::string& png, const std::string& title) {
+  return "\n# " + png +
+         "\nreset session\n"
+         "set terminal pngcairo size 1100,700 font 'DejaVu Sans,11' background 'white'\n"
+         "set output '" +
+         png + "'\nset title '" + title + "'\n";
+}
+
 std::string plot_command(const std::vector<Curve>& curves) {
   std::string out = "plot ";
   for (std::size_t i = 0; i < curves.size(); ++i) {
@@ -170,17 +179,9 @@ std::vector<std::string> write_plots(const Results& r, const std::string& work_d
       continue;
     }
     const double ymin = std::pow(10.0, std::floor(std::log10(smallest) + 1e-9));
-    gp += "\n# " + png +
-          "\nreset session\n"
-          "set terminal pngcairo size 1100,700 font 'DejaVu Sans,11' background 'white'\n"
-          "set output '" +
-          png +
-          "'\n"
-          "set title 'Request latency, " +
-          std::string(noisy != 0 ? "with" : "without") +
-          " the noisy neighbour: PlatypOS (solid) and Linux (dashed), by load'\n"
-          "set logscale x 10\nset logscale y 10\n" +
-          log_time_tics("x", min_us <= 0 || max_us / min_us < 300) +
+    gp += picture(png, std::string("Request latency, ") + (noisy != 0 ? "with" : "without") +
+                           " the noisy neighbour: PlatypOS (solid) and Linux (dashed), by load") +
+          "set logscale x 10\nset logscale y 10\n" + log_time_tics("x", min_us <= 0 || max_us / min_us < 300) +
           "set xlabel 'latency from scheduled arrival to reply'\nset ylabel 'percentile'\n";
     char range[64];
     std::snprintf(range, sizeof range, "set yrange [1:%g]\n", ymin);
@@ -234,13 +235,7 @@ std::vector<std::string> write_plots(const Results& r, const std::string& work_d
     if (curves.empty()) {
       skipped.push_back(png + " (no serve results in " + r.dir + "/serve.json)");
     } else {
-      gp += "\n# " + png +
-            "\nreset session\n"
-            "set terminal pngcairo size 1100,700 font 'DejaVu Sans,11' background 'white'\n"
-            "set output '" +
-            png +
-            "'\n"
-            "set title 'Throughput against p99 latency (points: offered load, % of one server core)'\n"
+      gp += picture(png, "Throughput against p99 latency (points: offered load, % of one server core)") +
             "set logscale y 10\nset format x '%.0s%c'\nset offsets graph 0.04, graph 0.04, 0, 0\n"
             "set xlabel 'requests served per second'\nset ylabel 'p99 latency'\n"
             "set grid xtics ytics mytics lc rgb '#c8c8c8'\nset key left top\n";
@@ -282,13 +277,7 @@ std::vector<std::string> write_plots(const Results& r, const std::string& work_d
     if (curves.empty()) {
       skipped.push_back(png + " (no simscale results in " + r.dir + "/simscale.json)");
     } else {
-      gp += "\n# " + png +
-            "\nreset session\n"
-            "set terminal pngcairo size 1100,700 font 'DejaVu Sans,11' background 'white'\n"
-            "set output '" +
-            png +
-            "'\n"
-            "set title 'Simulator: p999 latency against load, dedicated cores (solid) and timeshare (dashed)'\n"
+      gp += picture(png, "Simulator: p999 latency against load, dedicated cores (solid) and timeshare (dashed)") +
             "set logscale y 10\nset xrange [25:95]\nset xtics 30,20,90\nset format x '%g%%'\n"
             "set xlabel 'offered load'\nset ylabel 'p999 latency (virtual time)'\n"
             "set grid xtics ytics mytics lc rgb '#c8c8c8'\nset key left top\n";
