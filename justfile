@@ -36,10 +36,23 @@ test-asan:
     @just _build baremetal
     ctest --preset hosted-asan
 
-# Run every libFuzzer target for SECONDS each, keeping a corpus in build/fuzz/corpus/
+# Build the hosted tree under ThreadSanitizer (clang; task contexts are TSan fibers) and run its threads-mode tests
+test-tsan:
+    @just _build hosted-tsan
+    ctest --preset hosted-tsan
+
+# The long budgets (not yet in CI: test-asan and test-tsan still report known failures): ASan+UBSan, TSan, every fuzzer for FUZZ_SECONDS, schedule exploration
+test-all fuzz_seconds="60":
+    time just test-asan
+    time just test-tsan
+    time just fuzz {{fuzz_seconds}}
+    time just loom
+
+# Run every libFuzzer target (tests/fuzz/*_fuzzer.cpp) for SECONDS each, keeping a corpus in build/fuzz/corpus/
 fuzz seconds="60":
     @just _build fuzz
-    for f in buddy range_pool ring; do \
+    for src in tests/fuzz/*_fuzzer.cpp; do \
+      f=$(basename "$src" _fuzzer.cpp); \
       mkdir -p build/fuzz/corpus/$f; \
       tools/run_fuzzer.sh build/fuzz $f {{seconds}} build/fuzz/corpus/$f; \
     done
@@ -115,3 +128,21 @@ _bench_report_tool:
 _runner:
     @[ -f build/hosted/CMakeCache.txt ] || cmake --preset hosted
     @cmake --build --preset hosted --target platypos_qemu
+
+# Schedule exploration (tests/loom, docs/loom.md): every loom test under random, PCT and bounded-exhaustive schedules, then the schedules each planted bug takes to find (median of 20 base seeds); flags go to platypos-loom (--test, --strategy, --budget, --list)
+[positional-arguments]
+loom *args:
+    @[ -f build/hosted/CMakeCache.txt ] || cmake --preset hosted
+    @cmake --build --preset hosted --target platypos-loom
+    @if [ $# -gt 0 ]; then build/hosted/tests/loom/platypos-loom "$@"; else \
+      build/hosted/tests/loom/platypos-loom --budget 200000 --dfs-budget 20000 && \
+      build/hosted/tests/loom/platypos-loom --bench 20 --budget 100000; fi
+
+# Replay one loom schedule under gdb, stopping at the failure: just loom-debug TEST SEED [--strategy pct ... | --strategy replay --schedule S], as a failure prints it
+[positional-arguments]
+loom-debug test seed *args:
+    @[ -f build/hosted/CMakeCache.txt ] || cmake --preset hosted
+    @cmake --build --preset hosted --target platypos-loom
+    shift 2; case " $* " in *" --strategy "*) ;; *) set -- --strategy random "$@" ;; esac; \
+      gdb -q -ex 'break platypos::loom::on_failure' -ex run --args \
+      build/hosted/tests/loom/platypos-loom --test '{{test}}' --seed '{{seed}}' --budget 1 "$@"

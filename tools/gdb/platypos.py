@@ -69,6 +69,14 @@ class PlatypCpus(gdb.Command):
                                                              int(st["idle_ns"])))
 
 
+def _atomic_bool(v):
+    """The value of a std::atomic<bool> (libstdc++ keeps it in _M_base._M_i), or of a plain bool."""
+    try:
+        return bool(int(v["_M_base"]["_M_i"]))
+    except gdb.error:
+        return bool(int(v))
+
+
 class PlatypTasks(gdb.Command):
     """List every process and its tasks, then the kernel tasks: state, CPU, dispatches, preemptions, wakeups."""
 
@@ -83,7 +91,7 @@ class PlatypTasks(gdb.Command):
             st = t["stats_"]
             print("    #%-5d %-22s %-8s cpu %-3d dispatches %-8d preemptions %-6d wakeups %d%s" % (
                 int(t["id_"]), _str(t["name_"]), _enum_name(t["state_"]), int(t["cpu_"]), int(st["dispatches"]),
-                int(st["preemptions"]), int(st["wakeups"]), "  [killed]" if bool(t["killed_"]) else ""))
+                int(st["preemptions"]), int(st["wakeups"]), "  [killed]" if _atomic_bool(t["killed_"]) else ""))
 
         procs = s["processes_"]
         count = procs.type.range()[1] + 1

@@ -14,6 +14,19 @@
 #define PLATYPOS_ASAN_FIBERS 1
 #endif
 
+// ThreadSanitizer must be told about every stack switch, or it attributes a task's accesses to whichever OS thread
+// happens to run it and reports nonsense. PLATYPOS_TSAN_FIBERS is defined by cmake/flags.cmake for
+// PLATYPOS_SANITIZE=thread (the hosted-tsan preset). Each initialized context gets its own TSan fiber; a context that
+// was never initialized (an OS thread's own stack: a CPU's idle context, the simulator's driver) stands for the fiber
+// (or thread) that was running when it last switched away. Switches synchronize (flags 0): a context switch is a
+// hand-over, the way a lock is.
+#if PLATYPOS_TSAN_FIBERS
+#include <sanitizer/tsan_interface.h>
+
+#include <mutex>
+#include <unordered_map>
+#endif
+
 namespace platypos::hosted {
 namespace {
 
@@ -24,7 +37,40 @@ struct SwitchRecord {
   Context* to;
 };
 
+#if PLATYPOS_TSAN_FIBERS
+// The Platform has no "context destroyed" call: a context dies with its stack. So the fibers are kept by stack, and
+// initializing a context on a stack destroys the fiber of the context that used that stack before (it is dead, or
+// its stack could not be reused). Without that every task would leak a TSan thread, and TSan limits their number.
+std::mutex g_tsan_fibers_lock;
+std::unordered_map<void*, void*>& tsan_fibers_by_stack() {
+  static auto* m = new std::unordered_map<void*, void*>;  // never destroyed: contexts may switch during exit
+  return *m;
+}
+
+void* tsan_fiber_for_stack(void* stack) {
+  void* fiber = __tsan_create_fiber(0);
+  void* old = nullptr;
+  {
+    std::lock_guard g(g_tsan_fibers_lock);
+    auto [it, inserted] = tsan_fibers_by_stack().try_emplace(stack, fiber);
+    if (!inserted) {
+      old = it->second;
+      it->second = fiber;
+    }
+  }
+  if (old != nullptr) __tsan_destroy_fiber(old);
+  return fiber;
+}
+#endif
+
 void before_switch([[maybe_unused]] Context& from, [[maybe_unused]] Context& to) {
+#if PLATYPOS_TSAN_FIBERS
+  // Always the running fiber: for an initialized context that is its own; a thread's context (a CPU's idle context,
+  // which outlives the simulator runs whose CPU fibers it stood for) takes whichever fiber is leaving it now.
+  from.tsan_fiber = __tsan_get_current_fiber();
+  PLATYPOS_ASSERT(to.tsan_fiber != nullptr, "switching to a context without a TSan fiber");
+  __tsan_switch_to_fiber(to.tsan_fiber, 0);
+#endif
 #if PLATYPOS_ASAN_FIBERS
   __sanitizer_start_switch_fiber(&from.asan_fake_stack, to.stack_base, to.stack_size);
 #endif
@@ -66,6 +112,9 @@ void HostedPlatform::context_init(Context& ctx, void* stack, usize size, Context
   ctx.stack_base = stack;
   ctx.stack_size = size;
   ctx.handle = bctx::make_fcontext(top, size, &trampoline);
+#if PLATYPOS_TSAN_FIBERS
+  ctx.tsan_fiber = tsan_fiber_for_stack(stack);
+#endif
 }
 
 void HostedPlatform::context_switch(Context& from, Context& to) {

@@ -93,7 +93,8 @@ void SimMachine::mix(u64 v) { digest_ = (digest_ ^ v) * 0x100000001b3ull + 0x9e3
 SimReport SimMachine::run(const std::function<void(CpuId)>& fn) {
   PLATYPOS_ASSERT(!running_, "SimMachine::run is not reentrant");
   fn_ = &fn;
-  events_ = switches_ = digest_ = 0;
+  events_ = switches_ = digest_ = choices_ = 0;
+  at_spin_ = false;
   stuck_ = false;
   stuck_reason_.clear();
   for (auto& c : cpus_) {
@@ -123,6 +124,7 @@ SimReport SimMachine::run(const std::function<void(CpuId)>& fn) {
   r.cpu_switches = switches_;
   r.end_time_ns = now();
   r.digest = digest_;
+  r.choices = choices_;
   r.stuck = stuck_;
   r.stuck_reason = stuck_reason_;
   fn_ = nullptr;
@@ -161,6 +163,11 @@ u64 SimMachine::next_event_after(const Cpu& c) const {
 void SimMachine::sched_point(SchedPoint p) {
   Cpu& c = *cpus_[current_];
   ++events_;
+  if (config_.max_events != 0 && events_ > config_.max_events) {
+    stuck_ = true;
+    stuck_reason_ = "more than " + std::to_string(config_.max_events) + " scheduling points (a livelock?)";
+    end_run();
+  }
   const bool spinning = p == SchedPoint::spin_wait || p == SchedPoint::ring_poll;
   c.clock += spinning ? config_.relax_cost_ns : config_.point_cost_ns;
   if (spinning) {
@@ -181,7 +188,9 @@ void SimMachine::sched_point(SchedPoint p) {
     }
   }
   deliver_timer_if_due(c);
+  at_spin_ = spinning;
   reschedule();
+  at_spin_ = false;
 }
 
 void SimMachine::deliver_timer_if_due(Cpu& c) {
@@ -266,6 +275,7 @@ SimMachine::Cpu* SimMachine::pick() {
     }
   }
   if (min == kNever) return nullptr;
+  if (config_.strategy != nullptr) return pick_by_strategy();
   // Candidates: runnable within the window of the earliest clock. The seeded generator picks one.
   Cpu* candidates[kMaxCpus];
   u32 n = 0;
@@ -273,6 +283,29 @@ SimMachine::Cpu* SimMachine::pick() {
     if (c->state == State::runnable && c->clock <= min + config_.window_ns) candidates[n++] = c.get();
   PLATYPOS_ASSERT(n > 0, "simulator: no candidate at time {}", min);
   return candidates[n == 1 ? 0 : random() % n];
+}
+
+SimMachine::Cpu* SimMachine::pick_by_strategy() {
+  CpuId ids[kMaxCpus];
+  u32 n = 0;
+  const Cpu& cur = *cpus_[current_];
+  // Consumed here: the CPU we switch to may resume inside idle() or delay(), which never clear it.
+  const bool skip_spinner = at_spin_ && cur.state == State::runnable;
+  at_spin_ = false;
+  bool current_eligible = false;
+  for (auto& c : cpus_) {
+    if (c->state != State::runnable) continue;
+    if (skip_spinner && c.get() == &cur) continue;
+    current_eligible = current_eligible || c.get() == &cur;
+    ids[n++] = c->id;
+  }
+  if (n == 0) return cpus_[current_].get();  // only the spinner can run: it spins again
+  if (n == 1) return cpus_[ids[0]].get();
+  const SimChoice choice{ids, n, current_, current_eligible, skip_spinner, choices_};
+  const u32 i = config_.strategy->choose(choice);
+  PLATYPOS_ASSERT(i < n, "simulator: strategy chose candidate {} of {}", i, n);
+  ++choices_;
+  return cpus_[ids[i]].get();
 }
 
 void SimMachine::reschedule() {

@@ -212,7 +212,7 @@ Result<void> Scheduler::exit_process(ProcessId pid, i64 code) {
     }
     for (Task& t : p.tasks_) {
       if (&t == self) {
-        t.killed_ = true;
+        t.killed_.store(true, std::memory_order_relaxed);
         suicide = true;
       } else {
         kill(&t);
@@ -224,7 +224,7 @@ Result<void> Scheduler::exit_process(ProcessId pid, i64 code) {
 }
 
 void Scheduler::kill(Task* t) {
-  t->killed_ = true;
+  t->killed_.store(true, std::memory_order_relaxed);
   remove_sleeper(t);
   wake(t);
 }
@@ -473,7 +473,7 @@ void Scheduler::kick_idle_cpu(RunQueue* rq) {
 
 void Scheduler::exit_if_killed() {
   Task* t = current();
-  if (t != nullptr && t->killed_) exit_task();
+  if (t != nullptr && t->killed_.load(std::memory_order_relaxed)) exit_task();
 }
 
 void Scheduler::reap(Task* t) {
@@ -495,7 +495,8 @@ void Scheduler::sleep_until(u64 deadline_ns) {
   Task* t = current();
   PLATYPOS_ASSERT(t != nullptr, "sleep_until() outside a task");
   // Woken early by someone else: go back to sleep until the deadline.
-  while (!t->killed_ && Platform::now_ns() < deadline_ns) (void)block_until(deadline_ns);
+  while (!t->killed_.load(std::memory_order_relaxed) && Platform::now_ns() < deadline_ns)
+    (void)block_until(deadline_ns);
   exit_if_killed();
 }
 

@@ -21,8 +21,6 @@ using abi::Sqe;
 using testing::RingHarness;
 using testing::sqe;
 using testing::status;
-constexpr cap::Rights kAllChannel =
-    cap::Rights::read | cap::Rights::write | cap::Rights::transfer | cap::Rights::duplicate | cap::Rights::wait;
 
 // Two handles to the ends of a new channel, created through the ring.
 std::pair<u32, u32> make_channel(RingHarness& h) {

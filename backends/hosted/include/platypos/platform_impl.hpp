@@ -25,6 +25,7 @@ struct Context {
   void* stack_base = nullptr;
   usize stack_size = 0;
   void* asan_fake_stack = nullptr;
+  void* tsan_fiber = nullptr;  // ThreadSanitizer's state for this context (PLATYPOS_TSAN_FIBERS builds only)
 };
 
 struct IrqState {

@@ -12,6 +12,8 @@
 #include <platypos/mm/addr.hpp>
 #include <platypos/platform.hpp>
 
+#include <atomic>
+
 namespace platypos::sched {
 
 class Process;
@@ -61,7 +63,10 @@ class Task : public ListNode<QueueTag>, public ListNode<SleepTag>, public ListNo
   Process* process_ = nullptr;
   TaskState state_ = TaskState::ready;
   bool wake_pending_ = false;  // woken while still running: the next block() returns at once
-  bool killed_ = false;        // its process is exiting: terminate at the next scheduler call
+  // Its process is exiting: terminate at the next scheduler call. Set under the scheduler lock by whichever CPU
+  // kills the process, read by the task itself without it (exit_if_killed, sleep_until), so atomic; relaxed is enough
+  // (the task takes the locks itself to exit), and a plain std::atomic adds no scheduling point to the simulation.
+  std::atomic<bool> killed_{false};
   bool sleeping_ = false;
   CpuId sleep_cpu_ = 0;
   CpuId cpu_ = 0;

@@ -25,14 +25,38 @@
 
 namespace platypos::hosted {
 
+// A decision an exploration strategy makes: which of `count` (at least 2) runnable CPUs runs next.
+struct SimChoice {
+  const CpuId* candidates = nullptr;  // ascending ids
+  u32 count = 0;
+  CpuId current = 0;              // the CPU that reached the scheduling point (or went idle, or finished)
+  bool current_eligible = false;  // current is a candidate: choosing another CPU preempts it
+  bool current_spinning = false;  // current reached a spin point (and is left out of the candidates)
+  u64 step = 0;                   // choices made before this one in the run
+};
+
+// Decides the schedule instead of the seeded generator (schedule exploration, tests/loom). With a strategy the
+// time window is ignored: every runnable CPU is a candidate, so what runs depends only on the strategy's choices,
+// never on virtual time. A CPU at a spin point (cpu_relax, ring poll) is not a candidate when another CPU is: a spin
+// waits for someone else, so running the spinner again only repeats the same step. Not used by default: without a
+// strategy the simulator picks exactly as it always has (same seed, same digest).
+class SimStrategy {
+ public:
+  virtual ~SimStrategy() = default;
+  // Returns an index into c.candidates.
+  virtual u32 choose(const SimChoice& c) = 0;
+};
+
 struct SimConfig {
   u32 cpus = 4;
   u64 seed = 1;
   u64 memory_bytes = 0;
-  u64 window_ns = 0;             // CPUs within this of the earliest clock are equally eligible to run next
-  u64 point_cost_ns = 2;         // virtual time one scheduling point costs (an atomic access, a lock attempt)
-  u64 relax_cost_ns = 20;        // cpu_relax(): a pause instruction
-  u64 stack_bytes = 256 * 1024;  // each simulated CPU's boot stack
+  u64 window_ns = 0;                // CPUs within this of the earliest clock are equally eligible to run next
+  u64 point_cost_ns = 2;            // virtual time one scheduling point costs (an atomic access, a lock attempt)
+  u64 relax_cost_ns = 20;           // cpu_relax(): a pause instruction
+  u64 stack_bytes = 256 * 1024;     // each simulated CPU's boot stack
+  SimStrategy* strategy = nullptr;  // null: the seeded generator picks among the CPUs within the window
+  u64 max_events = 0;               // a run that takes more scheduling points is stuck (a livelock); 0: no limit
 };
 
 struct SimReport {
@@ -40,6 +64,7 @@ struct SimReport {
   u64 cpu_switches = 0;  // times the simulator switched to another CPU
   u64 end_time_ns = 0;   // the latest CPU clock at the end
   u64 digest = 0;        // hash of every scheduling decision: equal digests, equal schedules
+  u64 choices = 0;       // decisions the strategy made (0 without one)
   bool stuck = false;
   std::string stuck_reason;
 };
@@ -81,6 +106,7 @@ class SimMachine {
   // Chooses the next CPU and switches to it (or returns at once if it is the current one).
   void reschedule();
   Cpu* pick();
+  Cpu* pick_by_strategy();
   void switch_to(Cpu& next);
   void end_run();
   void deliver_timer_if_due(Cpu& c);
@@ -99,6 +125,8 @@ class SimMachine {
   u64 events_ = 0;
   u64 switches_ = 0;
   u64 digest_ = 0;
+  u64 choices_ = 0;
+  bool at_spin_ = false;  // the current CPU reached a spin point (only consulted with a strategy)
   bool stuck_ = false;
   std::string stuck_reason_;
   bool running_ = false;
