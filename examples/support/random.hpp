@@ -1,8 +1,10 @@
 #pragma once
-// Deterministic randomness for the example programs: a seeded generator (xoshiro256**, seeded through splitmix64) and
+// Deterministic randomness for the example programs: a seeded generator (base/random.hpp's Xoshiro256) and
 // exponentially distributed intervals (Poisson arrivals), in integer arithmetic only: the programs are built with the
 // kernel's flags, which on bare metal forbid floating point (-mgeneral-regs-only). Nothing here reads a clock or an
 // address: the same seed gives the same sequence everywhere.
+
+#include <platypos/base/random.hpp>
 
 #include <cstdint>
 
@@ -10,21 +12,9 @@ namespace platypos::examples {
 
 class Random {
  public:
-  explicit constexpr Random(std::uint64_t seed) {
-    for (std::uint64_t& w : s_) w = splitmix64(seed);
-  }
+  explicit constexpr Random(std::uint64_t seed) : gen_(seed) {}
 
-  constexpr std::uint64_t next() {
-    const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
-    const std::uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return result;
-  }
+  constexpr std::uint64_t next() { return gen_.next(); }
   // Uniform in [0, n) (n > 0), by multiply-shift on the top 32 bits: bias below 2^-32 * n, plenty for a demo.
   constexpr std::uint64_t below(std::uint64_t n) { return ((next() >> 32) * n) >> 32; }
   // An exponentially distributed interval with mean `mean` (e.g. nanoseconds between Poisson arrivals); mean < 2^32.
@@ -53,15 +43,7 @@ class Random {
   }
 
  private:
-  static constexpr std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  static constexpr std::uint64_t splitmix64(std::uint64_t& state) {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-
-  std::uint64_t s_[4] = {};
+  Xoshiro256 gen_;
 };
 
 // FNV-1a, 64 bits: how the examples check that bytes arrived intact.

@@ -8,12 +8,7 @@
 namespace platypos::loom {
 
 namespace {
-u64 splitmix(u64& x) {
-  u64 z = (x += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+u64 splitmix(u64& x) { return Xoshiro256::splitmix64(x); }
 }  // namespace
 
 u32 default_choice(const SimChoice& c) {
@@ -27,21 +22,10 @@ u32 default_choice(const SimChoice& c) {
   return 0;
 }
 
-RandomStrategy::RandomStrategy(u64 seed) {
-  for (u64& w : s_) w = splitmix(seed);
-}
+RandomStrategy::RandomStrategy(u64 seed) : rng_(seed) {}
 
 u32 RandomStrategy::choose(const SimChoice& c) {
-  // xoshiro256**
-  const auto rotl = [](u64 x, int k) { return (x << k) | (x >> (64 - k)); };
-  const u64 r = rotl(s_[1] * 5, 7) * 9;
-  const u64 t = s_[1] << 17;
-  s_[2] ^= s_[0];
-  s_[3] ^= s_[1];
-  s_[1] ^= s_[2];
-  s_[0] ^= s_[3];
-  s_[2] ^= t;
-  s_[3] = rotl(s_[3], 45);
+  const u64 r = rng_.next();
   return static_cast<u32>(r % c.count);
 }
 

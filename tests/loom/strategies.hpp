@@ -14,6 +14,7 @@
 // Schedule strings name only the decisions that differ from the non-preemptive default (keep running the current
 // CPU, else the lowest-numbered candidate): "step:cpu,step:cpu", empty for the default schedule.
 
+#include <platypos/base/random.hpp>
 #include <platypos/hosted/sim_machine.hpp>
 
 #include <string>
@@ -33,7 +34,7 @@ class RandomStrategy final : public SimStrategy {
   u32 choose(const SimChoice& c) override;
 
  private:
-  u64 s_[4];
+  Xoshiro256 rng_;
 };
 
 class PctStrategy final : public SimStrategy {

@@ -30,23 +30,14 @@ struct SimMachine::Cpu {
 namespace {
 void sim_hook(SchedPoint p) { g_sim->sched_point(p); }
 
-u64 splitmix(u64& x) {
-  u64 z = (x += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-u64 rotl(u64 x, int k) { return (x << k) | (x >> (64 - k)); }
 constexpr u64 kNoEvent = ~u64{0};
 constexpr u32 kMaxFutileSpins = 100'000;
 }  // namespace
 
-SimMachine::SimMachine(const SimConfig& config) : config_(config), memory_(config.memory_bytes) {
+SimMachine::SimMachine(const SimConfig& config) : config_(config), memory_(config.memory_bytes), rng_(config.seed) {
   PLATYPOS_ASSERT(config.cpus >= 1 && config.cpus <= kMaxCpus, "simulation with {} cpus (1..{})", config.cpus,
                   kMaxCpus);
   PLATYPOS_ASSERT(g_sim == nullptr && Machine::current() == nullptr, "one hosted machine at a time");
-  u64 s = config.seed;
-  for (u64& r : rng_) r = splitmix(s);
   for (CpuId i = 0; i < config.cpus; ++i) {
     auto c = std::make_unique<Cpu>();
     c->id = i;
@@ -73,19 +64,6 @@ u64 SimMachine::now() const {
   u64 t = 0;
   for (const auto& c : cpus_) t = c->clock > t ? c->clock : t;
   return t;
-}
-
-// xoshiro256**: fast, and the same sequence everywhere for a seed.
-u64 SimMachine::random() {
-  const u64 result = rotl(rng_[1] * 5, 7) * 9;
-  const u64 t = rng_[1] << 17;
-  rng_[2] ^= rng_[0];
-  rng_[3] ^= rng_[1];
-  rng_[1] ^= rng_[2];
-  rng_[0] ^= rng_[3];
-  rng_[2] ^= t;
-  rng_[3] = rotl(rng_[3], 45);
-  return result;
 }
 
 void SimMachine::mix(u64 v) { digest_ = (digest_ ^ v) * 0x100000001b3ull + 0x9e3779b97f4a7c15ull; }
@@ -282,7 +260,7 @@ SimMachine::Cpu* SimMachine::pick() {
   for (auto& c : cpus_)
     if (c->state == State::runnable && c->clock <= min + config_.window_ns) candidates[n++] = c.get();
   PLATYPOS_ASSERT(n > 0, "simulator: no candidate at time {}", min);
-  return candidates[n == 1 ? 0 : random() % n];
+  return candidates[n == 1 ? 0 : rng_.next() % n];
 }
 
 SimMachine::Cpu* SimMachine::pick_by_strategy() {

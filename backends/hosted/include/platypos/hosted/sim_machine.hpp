@@ -15,6 +15,7 @@
 // A run ends when every CPU's function has returned; it is reported stuck if every CPU is idle with no timer armed
 // (nothing can ever happen again) or if a CPU spins with nothing else able to run.
 
+#include <platypos/base/random.hpp>
 #include <platypos/hosted/phys_memory.hpp>
 #include <platypos/platform.hpp>
 
@@ -111,7 +112,6 @@ class SimMachine {
   void end_run();
   void deliver_timer_if_due(Cpu& c);
   u64 next_event_after(const Cpu& c) const;
-  u64 random();
   void mix(u64 v);
 
   SimConfig config_;
@@ -121,7 +121,7 @@ class SimMachine {
   Context driver_;
   CpuId current_ = 0;
   TimerHandler timer_handler_ = nullptr;
-  u64 rng_[4] = {};
+  Xoshiro256 rng_;
   u64 events_ = 0;
   u64 switches_ = 0;
   u64 digest_ = 0;
