@@ -6,11 +6,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <map>
 #include <stdexcept>
 #include <string>
 
+#include "explore.hpp"
 #include "scenario.hpp"
 
 namespace {
@@ -31,6 +34,29 @@ bool parse_duration(const std::string& text, u64* out) {
   if (it == units.end()) return false;
   *out = v * it->second;
   return *out > 0;
+}
+
+// argv without the options that only --explore reads (and without --seed: explore gives each run its own).
+std::vector<std::string> child_args(int argc, char** argv) {
+  static const std::vector<std::string> with_value = {"--explore", "--jobs", "--explore-timeout", "--explore-logs",
+                                                      "--seed"};
+  static const std::vector<std::string> flags = {"--keep-going", "--faults"};
+  std::vector<std::string> out;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    bool drop = false;
+    for (const std::string& o : with_value) {
+      if (a == o) {
+        drop = true;
+        ++i;  // and its value
+      } else if (a.rfind(o + "=", 0) == 0) {
+        drop = true;
+      }
+    }
+    for (const std::string& f : flags) drop = drop || a == f;
+    if (!drop) out.push_back(a);
+  }
+  return out;
 }
 
 }  // namespace
@@ -67,6 +93,28 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"coarse", "normal", "fine"}));
   app.add_option("--program-args", opt.program_args,
                  "programs scenario: extra arguments for the demo program, e.g. 'echo_count=5000 echo_rate=80000'");
+  app.add_flag("--faults", opt.faults,
+               "Inject seeded faults (programs scenario, sim mode): allocation failures, full queues, delayed "
+               "completions, spurious wake-ups, processes killed at random points; then check the invariants");
+  app.add_option("--plant", opt.plant,
+                 "With --faults: plant a bug the checks must catch (testing the checks themselves): leak-on-kill "
+                 "(a kernel object leaked per killed process), stuck-on-kill (a kernel task blocks for good)")
+      ->check(CLI::IsMember({"leak-on-kill", "stuck-on-kill"}))
+      ->option_text("BUG");
+  ExploreOptions ex;
+  app.add_option("--explore", ex.runs,
+                 "Run N seeds (from --seed on) with --faults, each in a child process; stop at the first failure and "
+                 "print its replay command")
+      ->option_text("N")
+      ->check(CLI::Range(u64{1}, u64{100'000'000}));
+  app.add_option("--jobs", ex.jobs, "--explore: seeds run at a time (default: the host's CPUs)")
+      ->check(CLI::Range(1u, 256u));
+  app.add_flag("--keep-going", ex.keep_going, "--explore: run every seed even after a failure");
+  app.add_option("--explore-timeout", ex.timeout_s, "--explore: wall-clock seconds a seed may take before it fails")
+      ->check(CLI::Range(u64{1}, u64{86'400}));
+  app.add_option("--explore-logs", ex.log_dir,
+                 "--explore: directory for the output of failing seeds (default: a new one under $TMPDIR or /tmp)")
+      ->option_text("DIR");
   auto* cpus_opt = app.get_option("--cpus");
   app.add_option("--log-level", opt.log_level,
                  "Kernel log level on stderr (default: warn; info for the programs scenario, whose programs print on "
@@ -103,6 +151,25 @@ int main(int argc, char** argv) {
   }
   opt.mode = mode == "sim" ? Mode::sim : Mode::threads;
   opt.policy = policy == "dedicated" ? platypos::sched::Policy::dedicated : platypos::sched::Policy::timeshare;
+  if ((opt.faults || ex.runs > 0) && (opt.mode != Mode::sim || opt.scenario != "programs")) {
+    return usage("--faults and --explore need the programs scenario in sim mode (the injector's decisions are "
+                 "deterministic only there)");
+  }
+  if (!opt.plant.empty() && !opt.faults && ex.runs == 0) return usage("--plant needs --faults (or --explore)");
+  if (!trace_options().path.empty() && ex.runs > 0) return usage("--explore runs many seeds: it cannot --trace them");
+  if (ex.runs > 0) {
+    if (app.get_option("--jobs")->count() == 0) {
+      const long n = sysconf(_SC_NPROCESSORS_ONLN);
+      ex.jobs = n > 0 ? static_cast<unsigned>(n) : 1u;
+    }
+    ex.first_seed = opt.seed;
+    ex.replay = [opt](u64 seed) mutable {
+      opt.seed = seed;
+      opt.faults = true;
+      return opt.replay_command();
+    };
+    return explore(ex, child_args(argc, argv));
+  }
 
   static const std::map<std::string, spdlog::level::level_enum> levels = {
       {"trace", spdlog::level::trace}, {"debug", spdlog::level::debug}, {"info", spdlog::level::info},

@@ -68,9 +68,13 @@ std::string Options::replay_command() const {
                 " --load %g --duration %s --quantum %s",
                 scenario.c_str(), mode_name(mode), sched::policy_name(policy), cpus, kernel_cores, seed, load,
                 duration_text.c_str(), quantum_text.c_str());
+  std::string cmd = buf;
+  if (faults) cmd += " --faults";
+  if (!plant.empty()) cmd += " --plant " + plant;
+  if (!program_args.empty()) cmd += " --program-args '" + program_args + "'";
   // Tracing changes the schedule (recording takes scheduling points): a traced run replays only traced.
-  if (!trace_options().path.empty()) return std::string(buf) + " --trace FILE --trace-level " + trace_options().level;
-  return buf;
+  if (!trace_options().path.empty()) return cmd + " --trace FILE --trace-level " + trace_options().level;
+  return cmd;
 }
 
 void run_kernel(const Options& opt, const std::function<void(hosted::Kernel&)>& setup,

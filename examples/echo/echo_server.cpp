@@ -54,8 +54,9 @@ Task<int> echo_server_main(Context& cx) {
       break;
     }
     cx.work_ns(work_ns);
-    if (auto w = co_await cx.write(ch, {buf, r->bytes}); !w) {
-      end = w.status();
+    const Status w = co_await write_patiently(cx, ch, {buf, r->bytes});
+    if (w != Status::ok) {
+      end = w;
       break;
     }
     ++served;

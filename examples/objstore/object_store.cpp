@@ -141,7 +141,7 @@ Task<void> Store::drop_oversized(Handle conn, const abi::ReadNeeded& needed) {
   count(Status::invalid_argument);
   ReplyHeader h;
   h.status = static_cast<std::int32_t>(Status::invalid_argument);
-  (void)co_await cx_.write(conn, {reinterpret_cast<const char*>(&h), sizeof h});
+  (void)co_await write_patiently(cx_, conn, {reinterpret_cast<const char*>(&h), sizeof h});
 }
 
 Task<void> Store::serve(Handle conn) {
@@ -207,10 +207,10 @@ Task<void> Store::serve(Handle conn) {
     out.header.length = blob_bytes;
     __builtin_memcpy(reply, &out.header, sizeof out.header);
     const Handle give[1] = {out.ref};
-    auto w = co_await cx_.write(conn, {reply, sizeof(ReplyHeader) + blob_bytes},
-                                out.ref ? std::span<const Handle>(give) : std::span<const Handle>());
-    if (!w && out.ref) (void)co_await cx_.close(out.ref);  // not delivered: still ours
-    if (!w && w.status() != Status::peer_closed) failure_ = w.status();
+    const Status w = co_await write_patiently(cx_, conn, {reply, sizeof(ReplyHeader) + blob_bytes},
+                                              out.ref ? std::span<const Handle>(give) : std::span<const Handle>());
+    if (w != Status::ok && out.ref) (void)co_await cx_.close(out.ref);  // not delivered: still ours
+    if (w != Status::ok && w != Status::peer_closed) failure_ = w;
   }
   (void)co_await cx_.close(conn);
   cx_.heap().free(request, kMaxRequest);

@@ -15,6 +15,7 @@
 // Exit code 0 when every check passed (role=get: `expect` blobs verified, if given, else at least one).
 
 #include "../support/args.hpp"
+#include "../support/channel.hpp"
 #include "../support/console.hpp"
 #include "../support/random.hpp"
 #include "../support/verdict.hpp"
@@ -67,9 +68,9 @@ class StoreConnection {
     __builtin_memcpy(request_, &h, sizeof h);
     if (n > 0) __builtin_memcpy(request_ + sizeof h, bytes, n);
     const Handle hs[1] = {give};
-    auto w = co_await cx_.write(ch_, {request_, sizeof h + n},
-                                give ? std::span<const Handle>(hs) : std::span<const Handle>());
-    if (!w) co_return w.status();
+    const Status w = co_await write_patiently(cx_, ch_, {request_, sizeof h + n},
+                                              give ? std::span<const Handle>(hs) : std::span<const Handle>());
+    if (w != Status::ok) co_return w;
     Handle in[1];
     auto r = co_await cx_.read(ch_, {reply_, kMaxReply}, in);
     if (!r) co_return r.status();
@@ -132,10 +133,10 @@ Task<int> put_role(Context& cx, StoreConnection& store, Handle peer, const Args&
     }
     auto dup = co_await cx.duplicate(ref, kRefRights);
     const Handle give[1] = {ref};
-    auto w = co_await cx.write(peer, {reinterpret_cast<const char*>(&handoff), sizeof handoff}, give);
-    if (!dup || !w) {
+    const Status w = co_await write_patiently(cx, peer, {reinterpret_cast<const char*>(&handoff), sizeof handoff}, give);
+    if (!dup || w != Status::ok) {
       co_await say(cx, "store-client {}: cannot pass blob {}'s reference on: {}", me, i,
-                   name_of(!dup ? dup.status() : w.status()));
+                   name_of(!dup ? dup.status() : w));
       ok = false;
       break;
     }
@@ -232,8 +233,8 @@ Task<int> get_role(Context& cx, StoreConnection& store, Handle peer, const Args&
     ack.verified = good ? 1 : 0;
     // Bound to a local first: GCC 12.2 miscompiles `if (!co_await ...)` inside an endless loop (see
     // core/user/README.md).
-    const auto sent = co_await cx.write(peer, {reinterpret_cast<const char*>(&ack), sizeof ack});
-    if (!sent) ok = false;
+    const Status sent = co_await write_patiently(cx, peer, {reinterpret_cast<const char*>(&ack), sizeof ack});
+    if (sent != Status::ok) ok = false;
   }
   if (expect != 0 ? verified != expect : verified == 0) ok = false;
   co_return ok ? 0 : 1;

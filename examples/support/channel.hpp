@@ -4,6 +4,9 @@
 #include <platypos/abi/ops.hpp>
 #include <platypos/user/context.hpp>
 
+#include <cstdint>
+#include <span>
+
 namespace platypos::examples {
 
 // Takes off `ch` a message that did not fit (a read failed with buffer_too_small and filled `needed`): reads it into
@@ -22,6 +25,24 @@ inline user::Task<user::Status> discard_message(user::Context& cx, user::Handle 
   cx.heap().free(data, bytes);
   cx.heap().free(handles, handle_bytes);
   co_return r.status();
+}
+
+// Writes like Context::write, except that a full queue (limit_reached: the reader is behind, for now) is waited out:
+// the write is retried after a pause that doubles from 1 us to 1 ms, for up to `patience_ns` in all. Any other
+// status comes back at once. A failed write moved no handle: they are still the caller's, for the retry too.
+inline user::Task<user::Status> write_patiently(user::Context& cx, user::Handle ch, std::span<const char> bytes,
+                                                std::span<const user::Handle> handles = {},
+                                                std::uint64_t patience_ns = 100'000'000) {
+  std::uint64_t waited = 0, pause = 1'000;
+  for (;;) {
+    // Bound to a local first: GCC 12.2 miscompiles `if (!co_await ...)` inside an endless loop (core/user/README.md).
+    const auto w = co_await cx.write(ch, bytes, handles);
+    const user::Status st = w.status();
+    if (st != user::Status::limit_reached || waited >= patience_ns) co_return st;
+    (void)co_await cx.sleep(pause);
+    waited += pause;
+    pause = pause < 1'000'000 ? pause * 2 : pause;
+  }
 }
 
 }  // namespace platypos::examples

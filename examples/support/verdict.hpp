@@ -7,6 +7,8 @@
 
 #include <platypos/user/context.hpp>
 
+#include "channel.hpp"
+
 #include <cstdint>
 #include <span>
 
@@ -32,7 +34,7 @@ inline user::Task<int> report(user::Context& cx, user::Handle ch, int code) {
   if (!ch) co_return code;
   Verdict v;
   v.code = code;
-  (void)co_await cx.write(ch, {reinterpret_cast<const char*>(&v), sizeof v});
+  (void)co_await write_patiently(cx, ch, {reinterpret_cast<const char*>(&v), sizeof v});
   (void)co_await cx.close(ch);
   co_return code;
 }

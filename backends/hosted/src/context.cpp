@@ -9,9 +9,19 @@
 
 #include <boost/context/detail/fcontext.hpp>
 
+// AddressSanitizer must be told about stack switches too (__sanitizer_start/finish_switch_fiber), or it keeps the
+// OS thread's stack bounds while a task runs: every noreturn call then prints "ignoring __asan_handle_no_return"
+// (with addresses, so two identical runs print differently) and stack poison is cleaned up in the wrong place.
+// gcc defines __SANITIZE_ADDRESS__; older clang only answers __has_feature.
 #if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
 #define PLATYPOS_ASAN_FIBERS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PLATYPOS_ASAN_FIBERS 1
+#endif
+#endif
+#if PLATYPOS_ASAN_FIBERS
+#include <sanitizer/asan_interface.h>
 #endif
 
 // ThreadSanitizer must be told about every stack switch, or it attributes a task's accesses to whichever OS thread
@@ -84,11 +94,13 @@ void after_switch(bctx::transfer_t t, [[maybe_unused]] Context& self) {
   const void* old_bottom = nullptr;
   usize old_size = 0;
   __sanitizer_finish_switch_fiber(self.asan_fake_stack, &old_bottom, &old_size);
-  // The thread's own stack is only known once we have left it: remember it for the way back.
-  if (rec->from->stack_base == nullptr) {
-    rec->from->stack_base = const_cast<void*>(old_bottom);
-    rec->from->stack_size = old_size;
-  }
+  // Switching back to `from` resumes the stack it was running on just now, which is not always the one it was
+  // initialized with: a context that was never initialized (an OS thread's own stack, a CPU's idle context) only
+  // learns its stack here, and in sim mode a simulated CPU's context is left from whatever task that CPU is running
+  // at the scheduling point, so it stands for that task's stack until it is resumed. So record, at every switch,
+  // the stack ASan says we left (the way before_switch records the TSan fiber).
+  rec->from->stack_base = const_cast<void*>(old_bottom);
+  rec->from->stack_size = old_size;
 #endif
 }
 
@@ -114,6 +126,20 @@ void HostedPlatform::context_init(Context& ctx, void* stack, usize size, Context
   ctx.handle = bctx::make_fcontext(top, size, &trampoline);
 #if PLATYPOS_TSAN_FIBERS
   ctx.tsan_fiber = tsan_fiber_for_stack(stack);
+#endif
+#if PLATYPOS_ASAN_FIBERS
+  // A stack used before (a simulated CPU's, from the previous run; a test's static buffer) still carries the
+  // redzones of the frames that were live when its last context switched away for good.
+  ASAN_UNPOISON_MEMORY_REGION(stack, size);
+#endif
+}
+
+void HostedPlatform::context_stack_released([[maybe_unused]] void* stack, [[maybe_unused]] usize size) {
+#if PLATYPOS_ASAN_FIBERS
+  // The frames that were live when the task switched away for good (exit_task, the scheduler, context_switch) left
+  // their redzones poisoned, and nothing unwinds them: the pages are about to be reused as slabs, rings, other
+  // stacks, and ASan would report the first legitimate access there as a stack-buffer overflow.
+  ASAN_UNPOISON_MEMORY_REGION(stack, size);
 #endif
 }
 

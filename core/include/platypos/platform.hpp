@@ -43,6 +43,16 @@ concept PlatformContext = std::is_default_constructible_v<typename P::Context> &
   { P::context_switch(c, c) } -> std::same_as<void>;
 };
 
+// The end of a context's stack: context_stack_released(stack, size) is called once no context runs on that memory
+// any more (its task exited and was switched away from for good), before the memory goes back to an allocator and
+// may become anything. Bare metal has nothing to do; the hosted backend clears the AddressSanitizer poison the
+// context's frames left there, which would otherwise be reported against whatever reuses the pages. A separate
+// concept from PlatformContext so that test fakes of the Platform need not spell it.
+template <class P>
+concept PlatformStackRelease = requires(void* stack, usize size) {
+  { P::context_stack_released(stack, size) } -> std::same_as<void>;
+};
+
 // Monotonic nanoseconds and a per-CPU one-shot timer. timer_arm() replaces any earlier deadline on this CPU; the
 // handler (one per machine) runs on that CPU once now_ns() >= deadline, in interrupt context. delay_ns() busy-waits
 // (in the simulator it costs exactly that much virtual time: it is how workloads model CPU work).
@@ -110,6 +120,7 @@ static_assert(std::is_empty_v<Platform> && std::is_trivially_default_constructib
 static_assert(PlatformCpu<Platform>, "Platform: CPU API (current_cpu, cpu_count, cpu_relax) missing or wrong");
 static_assert(PlatformIrq<Platform>, "Platform: IRQ API (IrqState, irq_save, irq_restore, irq_enable, irq_enabled)");
 static_assert(PlatformContext<Platform>, "Platform: context API (Context, context_init, context_switch)");
+static_assert(PlatformStackRelease<Platform>, "Platform: context_stack_released missing or wrong");
 static_assert(PlatformClock<Platform>,
               "Platform: clock API (now_ns, ticks, delay_ns, timer_arm, timer_cancel, set_timer_handler)");
 static_assert(PlatformIdle<Platform>, "Platform: idle API (cpu_idle, cpu_wake)");

@@ -1,3 +1,4 @@
+#include <platypos/base/fault.hpp>
 #include <platypos/cap/channel.hpp>
 #include <platypos/mm/kernel_heap.hpp>
 #include <platypos/trace/trace.hpp>
@@ -164,7 +165,8 @@ Result<void> ChannelEndpoint::write(HandleTable& table, MemoryAccount& account, 
       undo();
       return Error::peer_closed;
     }
-    if (core_->queue[to].size() >= kMaxQueuedMessages || core_->queued_bytes[to] + bytes.size() > kMaxQueuedBytes) {
+    if (core_->queue[to].size() >= kMaxQueuedMessages || core_->queued_bytes[to] + bytes.size() > kMaxQueuedBytes ||
+        fault::inject(fault::Point::channel_full)) {
       undo();
       return Error::limit_reached;
     }

@@ -1,3 +1,4 @@
+#include <platypos/base/log.hpp>
 #include <platypos/cap/handle_table.hpp>
 #include <platypos/trace/trace.hpp>
 
@@ -88,6 +89,45 @@ KernelObject* HandleTable::free_slot_locked(u32 index) {
   }
   --count_;
   return o;
+}
+
+bool HandleTable::check_invariants() const {
+  IrqSpinGuard g(lock_);
+  if (!active()) return count_ == 0 && free_head_ == 0 && free_tail_ == 0;
+  u32 used = 0;
+  for (u32 i = 0; i < capacity_; ++i) {
+    const Slot& s = slots_[i];
+    if (s.generation == 0 || s.generation > kGenerationMask) {
+      log_error("handle table: slot {} has generation {}", i, s.generation);
+      return false;
+    }
+    if (s.object == nullptr) continue;
+    ++used;
+    if (s.object->ref_count() == 0 || !valid_rights(s.rights)) {
+      log_error("handle table: slot {} holds an object with {} references, rights {:#x}", i, s.object->ref_count(),
+                static_cast<u32>(s.rights));
+      return false;
+    }
+  }
+  if (used != count_) {
+    log_error("handle table: {} slots in use, count says {}", used, count_);
+    return false;
+  }
+  // The free list: only empty slots, no slot twice (at most capacity - count steps), ending at the tail.
+  u32 walked = 0, last = 0;
+  for (u32 at = free_head_; at != 0; at = slots_[at - 1].next_free) {
+    if (at > capacity_ || slots_[at - 1].object != nullptr || ++walked > capacity_ - count_) {
+      log_error("handle table: free list broken at slot {} (after {} entries)", at - 1, walked);
+      return false;
+    }
+    last = at;
+  }
+  if (walked != capacity_ - count_ || last != free_tail_) {
+    log_error("handle table: free list has {} entries ending at {}, expected {} ending at {}", walked, last,
+              capacity_ - count_, free_tail_);
+    return false;
+  }
+  return true;
 }
 
 Result<Handle> HandleTable::add(Ref<KernelObject> object, Rights rights) {

@@ -1,3 +1,4 @@
+#include <platypos/base/fault.hpp>
 #include <platypos/mm/kernel_heap.hpp>
 
 namespace platypos {
@@ -33,6 +34,7 @@ Result<usize> KernelHeap::class_for(usize size, usize align) const {
 
 Result<void*> KernelHeap::alloc(usize size, usize align) {
   const usize i = PLATYPOS_TRY(class_for(size, align));
+  if (fault::inject(fault::Point::alloc)) return Error::no_memory;
   IrqSpinGuard g(lock_);
   return caches_[i].alloc();
 }

@@ -1,3 +1,4 @@
+#include <platypos/base/fault.hpp>
 #include <platypos/mm/memory_account.hpp>
 
 #include <new>
@@ -56,6 +57,7 @@ void MemoryAccount::free_bytes(void* p, usize bytes) {
 }
 
 Result<PhysAddr> MemoryAccount::alloc_pages(u32 order) {
+  if (fault::inject(fault::Point::alloc)) return Error::no_memory;
   IrqSpinGuard g(lock_);
   return reservation_.alloc(order);
 }

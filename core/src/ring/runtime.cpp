@@ -142,12 +142,20 @@ void Runtime::start_process(Started* st, std::span<cap::Capability> caps) {
     }
     ring->watch_exit(cap::Ref<cap::ProcessObject>::retain(obj));
   }
-  // The tasks last: the first may run (and exit the process) at once.
-  for (u32 i = 0; i < st->cores; ++i) {
-    sched_.create_task(st->pid, st->program->name, &Ring::program_task, st->rings[i]).expect("program's task");
-  }
+  // (Logged before the tasks exist: once they do, the process may be gone.)
   log_info("launch {}: process {:#x}, {} cores, {} KiB, args '{}'", st->program->name, st->pid, st->cores,
            st->process->memory()->capacity_bytes() / KiB, static_cast<const char*>(env0->args));
+  // The tasks last: the first may run (and exit the process) at once.
+  for (u32 i = 0; i < st->cores; ++i) {
+    auto t = sched_.create_task(st->pid, st->program->name, &Ring::program_task, st->rings[i]);
+    if (t.is_error()) {
+      // No memory for a task (or its stack) after all: the process exits at once, with the error as its code; its
+      // rings are retired like any exited process's (found by platypos-sim --explore).
+      log_warn("launch {}: process {:#x}: no task on core {}: {}", st->program->name, st->pid, i, error_name(t.error()));
+      (void)sched_.exit_process(st->pid, -static_cast<i64>(t.error()));
+      break;
+    }
+  }
   destroy(st).expect("launch record");
 }
 

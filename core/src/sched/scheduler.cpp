@@ -1,3 +1,4 @@
+#include <platypos/base/fault.hpp>
 #include <platypos/base/log.hpp>
 #include <platypos/base/print.hpp>
 #include <platypos/cap/channel.hpp>
@@ -271,6 +272,10 @@ Result<PhysAddr> Scheduler::alloc_stack(Process* p, u32 order) {
 }
 
 void Scheduler::free_stack(Process* p, PhysAddr stack, u32 order) {
+  // No context runs on it any more (reap() runs on another stack; create_task() never started one): the backend may
+  // clean up after the frames that lived there before the pages go back to the allocator.
+  const DirectMap& map = p != nullptr ? p->account_->direct_map() : kernel_pages_.direct_map();
+  Platform::context_stack_released(map.to_virt(stack), kPageSize << order);
   if (p == nullptr) {
     kernel_pages_.free(stack, order).expect("task stack");
   } else {
@@ -412,6 +417,10 @@ void Scheduler::block() {
   Cpu& cpu = this_cpu();
   Task* t = cpu.current;
   PLATYPOS_ASSERT(t != nullptr, "block() outside a task");
+  if (fault::inject(fault::Point::spurious_wakeup)) {  // callers re-check their condition: they must anyway
+    Platform::irq_restore(irq);
+    return;
+  }
   RunQueue* rq = lock_cpu_rq(cpu);
   if (t->wake_pending_) {
     t->wake_pending_ = false;

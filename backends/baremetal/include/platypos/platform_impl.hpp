@@ -44,6 +44,8 @@ struct BaremetalPlatform {
 
   static void context_init(Context& ctx, void* stack, usize size, ContextEntry entry, void* arg);
   static void context_switch(Context& from, Context& to);
+  // Nothing to undo: a stack is plain memory here.
+  static void context_stack_released(void*, usize) {}
 
   static u64 now_ns();
   // The TSC (its rate: clock::tsc_hz()).

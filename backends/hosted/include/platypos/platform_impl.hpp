@@ -80,6 +80,8 @@ struct HostedPlatform {
 
   static void context_init(Context& ctx, void* stack, usize size, ContextEntry entry, void* arg);
   static void context_switch(Context& from, Context& to);
+  // Unpoisons the stack for AddressSanitizer (a no-op in other builds): see context.cpp.
+  static void context_stack_released(void* stack, usize size);
 
   static u64 now_ns();
   // The TSC in threads mode (no fixed relation to now_ns(): convert with samples of both); virtual ns in sim mode.

@@ -89,6 +89,10 @@ class HandleTable {
   u32 capacity() const { return capacity_; }
   u32 count() const { return count_; }
   u32 free_slots() const { return capacity_ - count_; }
+  // Consistency (the simulator's invariant checks, tests): the used slots number count(), each holds a live object
+  // (a reference count of at least one) with valid rights and a generation in range, and the free list holds
+  // exactly the other slots, each once, ending at its tail. Logs what is wrong and returns false.
+  bool check_invariants() const;
   // Calls f(KernelObject&) for every object the table holds (the cycle collector's roots). Lock held: f must not
   // touch the table.
   template <class F>

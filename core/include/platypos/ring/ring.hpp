@@ -53,6 +53,8 @@ class Ring : public ListNode<RingListTag> {
     u64 rejected = 0;   // entries that failed validation
     u64 doorbells = 0;  // system calls: doorbell
     u64 waits = 0;      // system calls: wait_completions that blocked
+    u64 cancelled = 0;  // accepted entries never completed because the process exited (destroy())
+    u64 lost = 0;       // rings whose in-flight count at exit did not match what was cancelled (a kernel bug)
   };
   const Stats& stats() const { return stats_; }
   // Accepted operations whose completion is not written yet (parked, or the rest of a parked chain).
@@ -106,6 +108,8 @@ class Ring : public ListNode<RingListTag> {
   // `op` holds it). `op` may be null for the first attempt: parking allocates it.
   bool execute(const abi::Sqe& sqe, i64* result, PendingOp** op);
   void complete(u64 user_data, i64 result, u64 seq);
+  // Fault injection: holds a finished single entry's completion back for a random time (false: no memory for it).
+  bool delay(const abi::Sqe& sqe, i64 result, u64 seq);
   void publish_completions();
   // Completion slots free beyond those promised; reads the program's cq_head only if the last value seen leaves
   // fewer than `wanted`.
