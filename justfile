@@ -138,6 +138,13 @@ loom *args:
       build/hosted/tests/loom/platypos-loom --budget 200000 --dfs-budget 20000 && \
       build/hosted/tests/loom/platypos-loom --bench 20 --budget 100000; fi
 
+# Fault-injection exploration: N seeds (default 2000) of the default scenario under platypos-sim --faults, one child process each, all host CPUs; stops at the first failure and prints its replay command. Extra flags go to platypos-sim (--keep-going, --jobs, --seed FIRST, --program-args ...)
+[positional-arguments]
+explore n="2000" *args:
+    @[ -f build/hosted/CMakeCache.txt ] || cmake --preset hosted
+    @cmake --build --preset hosted --target platypos-sim
+    shift; build/hosted/sim/platypos-sim --explore '{{n}}' "$@"
+
 # Replay one loom schedule under gdb, stopping at the failure: just loom-debug TEST SEED [--strategy pct ... | --strategy replay --schedule S], as a failure prints it
 [positional-arguments]
 loom-debug test seed *args:

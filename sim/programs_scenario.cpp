@@ -55,6 +55,39 @@ constexpr u64 kDemoDeadlineNs = 2'000'000'000;
 constexpr u64 kGraceNs = 100'000'000;
 constexpr u64 kTeardownNs = 500'000'000;
 
+// What every live process and its rings wait for (a run that did not finish says this next to the verdict).
+std::string describe_waiting(World* w) {
+  sched::Scheduler& s = sched::scheduler();
+  std::string out;
+  char buf[256];
+  s.for_each_process([&](sched::Process& p) {
+    std::snprintf(buf, sizeof buf, "  process %s (%#x), %s:", p.name(), p.id(),
+                  p.state() == sched::Process::State::running ? "running" : "exiting");
+    out += buf;
+    s.for_each_task(p, [&](sched::Task& t) { out += std::string(" task ") + sched::task_state_name(t.state()); });
+    out += "\n";
+  });
+  for (u32 i = 0; i < w->runtime->server_count(); ++i) {
+    w->runtime->server(i).for_each_ring([&](const ring::Ring& r) {
+      std::snprintf(buf, sizeof buf, "  ring of %#x (server %u): %u in flight, %u not consumed;", r.pid(), i,
+                    r.in_flight(), r.unconsumed());
+      out += buf;
+      r.for_each_waiting(
+          [](void* ctx, const ring::Ring::WaitingOp& op) {
+            char b[160];
+            std::snprintf(b, sizeof b, " %s(h=%#x, waits for signals %#x, has %#x%s%s%s)",
+                          abi::op_name(static_cast<abi::Op>(op.opcode)), op.handle, op.wanted, op.signals,
+                          op.deadline != 0 ? ", deadline" : "", op.ready ? ", ready" : "",
+                          op.delayed ? ", delayed completion" : "");
+            *static_cast<std::string*>(ctx) += b;
+          },
+          &out);
+      out += "\n";
+    });
+  }
+  return out;
+}
+
 // Checks every live process's handle table (the chaos task, at each of its wake-ups).
 void check_tables(World* w) {
   sched::Scheduler& s = sched::scheduler();
@@ -151,7 +184,7 @@ void supervisor(void* arg) {
     const u64 deadline = w->faults != nullptr ? Platform::now_ns() + kDemoDeadlineNs : 0;
     if (cap::wait_signals(**demo, cap::kSignalExited, deadline).is_error()) {
       w->problems.push_back("the demo did not finish in " + std::to_string(kDemoDeadlineNs / 1'000'000) +
-                            " ms of virtual time (a program waits forever)");
+                            " ms of virtual time (a program waits forever); waiting then:\n" + describe_waiting(w));
       (void)s.exit_process((*demo)->pid(), -9);
       (void)cap::wait_signals(**demo, cap::kSignalExited, 0);
     }

@@ -210,7 +210,12 @@ Task<void> Store::serve(Handle conn) {
     const Status w = co_await write_patiently(cx_, conn, {reply, sizeof(ReplyHeader) + blob_bytes},
                                               out.ref ? std::span<const Handle>(give) : std::span<const Handle>());
     if (w != Status::ok && out.ref) (void)co_await cx_.close(out.ref);  // not delivered: still ours
-    if (w != Status::ok && w != Status::peer_closed) failure_ = w;
+    if (w != Status::ok) {
+      // No reply can reach the client (it is gone, or no memory for the message): hang up rather than leave it
+      // waiting for one forever; it sees peer_closed.
+      if (w != Status::peer_closed) failure_ = w;
+      break;
+    }
   }
   (void)co_await cx_.close(conn);
   cx_.heap().free(request, kMaxRequest);

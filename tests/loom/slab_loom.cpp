@@ -92,7 +92,8 @@ struct HeapFixture : Instance {
                "live objects " + std::to_string(s.live_objects) + " != kept " + std::to_string(kept.size()));
     LOOM_CHECK(s.allocs == setup_allocs + ops_alloc && s.frees == setup_frees + ops_free, "alloc/free counters off");
     LOOM_CHECK(heap->live_objects() == s.live_objects, "objects live in another class");
-    LOOM_CHECK(pages.free_pages() + slab_pages(big()) == free0, "buddy pages not accounted for by slabs: a page leaked");
+    LOOM_CHECK(pages.free_pages() + slab_pages(big()) == free0,
+               "buddy pages not accounted for by slabs: a page leaked");
 
     // Every freed 2 KiB slot comes back before any new slab: allocate exactly the free slots.
     const u64 slabs = s.slabs;
@@ -173,10 +174,11 @@ struct ReleaseTest final : HeapFixture {
 
 const Register r1({"slab.boundary", "real KernelHeap over LockedBuddy: 2 cpus x 2 allocs + 2 frees at a slab boundary",
                    2, false, [] { return std::make_unique<BoundaryTest>(true); }});
-const Register r3({"slab.boundary3", "real KernelHeap over LockedBuddy: 3 cpus x 1 alloc + 1 free at a slab boundary", 3,
-                   false, [] { return std::make_unique<BoundaryTest>(false); }});
-const Register r2({"slab.release", "real KernelHeap: 2 cpus empty a slab each (one goes back to the buddy), alloc + free",
-                   2, false, [] { return std::make_unique<ReleaseTest>(); }});
+const Register r3({"slab.boundary3", "real KernelHeap over LockedBuddy: 3 cpus x 1 alloc + 1 free at a slab boundary",
+                   3, false, [] { return std::make_unique<BoundaryTest>(false); }});
+const Register r2({"slab.release",
+                   "real KernelHeap: 2 cpus empty a slab each (one goes back to the buddy), alloc + free", 2, false,
+                   [] { return std::make_unique<ReleaseTest>(); }});
 
 }  // namespace
 }  // namespace platypos::loom

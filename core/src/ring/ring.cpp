@@ -199,6 +199,18 @@ u32 Ring::cq_free(u32 wanted) {
   return room(cq_head_seen_);
 }
 
+void Ring::for_each_waiting(void (*visit)(void* context, const WaitingOp& op), void* context) const {
+  IrqSpinGuard g(lock_);
+  auto one = [&](const PendingOp& p, bool ready) {
+    visit(context, WaitingOp{p.chain[0].opcode, p.chain[0].handle, p.deadline, ready, p.delayed,
+                             p.object ? p.object->signals() : 0, p.observer.wanted});
+  };
+  for (const PendingOp& p : parked_) one(p, false);
+  for (const PendingOp& p : ready_) one(p, true);
+}
+
+u32 Ring::unconsumed() const { return hdr_->sq_tail.load(std::memory_order_acquire) - sq_head_; }
+
 bool Ring::has_submissions() const {
   const u32 tail = hdr_->sq_tail.load(std::memory_order_acquire);
   const u32 avail = tail - sq_head_;

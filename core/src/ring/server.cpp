@@ -7,40 +7,52 @@ namespace platypos::ring {
 Result<void> RingServer::start(sched::Scheduler& s, const char* name, u64 idle_ns) {
   sched_ = &s;
   idle_ns_ = idle_ns;
-  task_ = PLATYPOS_TRY(s.create_task(sched::kNoProcess, name, &RingServer::main, this));
+  sched::Task* t = PLATYPOS_TRY(s.create_task(sched::kNoProcess, name, &RingServer::main, this));
+  IrqSpinGuard g(lock_);  // wake() reads it under the lock, on other CPUs
+  task_ = t;
   return ok();
 }
 
 void RingServer::main(void* self) { static_cast<RingServer*>(self)->run(); }
 
 void RingServer::stop() {
-  {
-    IrqSpinGuard g(lock_);
-    stopping_ = true;
-  }
-  wake();
+  IrqSpinGuard g(lock_);
+  stopping_ = true;
+  wake_locked();
 }
 
 void RingServer::wake() {
+  IrqSpinGuard g(lock_);
+  wake_locked();
+}
+
+void RingServer::wake_locked() {
+  // The task frees itself once run() returns (the scheduler reaps it), and wake() comes from any CPU at any time (a
+  // doorbell, an object signalling a parked op, a process exiting). So the task's end is a handshake under lock_:
+  // run() sets exited_ under it as its last act, and the wake-up is done whole under it. A waker that sees
+  // !exited_ holds the lock until Scheduler::wake() has returned, so the task cannot get past that last act, let
+  // alone be reaped, in between; a waker after it sees exited_ and leaves the task alone. (Waking a task that is
+  // still running only leaves a pending wake-up: harmless.)
+  //
+  // Lock order: lock_, then the scheduler's run-queue lock inside Scheduler::wake(). Nothing calls into the server
+  // with a run-queue lock held (Ring calls wake() and ring_dying() holding at most an object's lock, and never its
+  // own lock_), and the server calls nothing under lock_ but the scheduler's wake (for_each_ring's callback must not
+  // call back into it), so there is no cycle.
   if (task_ != nullptr && !exited_) sched_->wake(task_);
 }
 
 void RingServer::add(Ring* r) {
   r->set_server(this);
-  {
-    IrqSpinGuard g(lock_);
-    rings_.push_back(*r);
-  }
-  wake();
+  IrqSpinGuard g(lock_);
+  rings_.push_back(*r);
+  wake_locked();
 }
 
 void RingServer::ring_dying(Ring* r) {
-  {
-    IrqSpinGuard g(lock_);
-    PLATYPOS_ASSERT(dying_count_ < 64, "ring server: too many rings retiring at once");
-    dying_[dying_count_++] = r;
-  }
-  wake();
+  IrqSpinGuard g(lock_);
+  PLATYPOS_ASSERT(dying_count_ < 64, "ring server: too many rings retiring at once");
+  dying_[dying_count_++] = r;
+  wake_locked();
 }
 
 void RingServer::retire(Ring* r) {
@@ -49,6 +61,11 @@ void RingServer::retire(Ring* r) {
     if (r->is_linked()) rings_.remove(*r);
   }
   r->destroy();
+}
+
+u64 RingServer::idle_blocks() const {
+  IrqSpinGuard g(lock_);
+  return idle_blocks_;
 }
 
 usize RingServer::ring_count() const {
@@ -135,15 +152,17 @@ void RingServer::run() {
     {
       IrqSpinGuard g(lock_);
       pending = pending || dying_count_ > 0 || stopping_;
+      if (!pending) ++idle_blocks_;  // read by other CPUs (idle_blocks())
     }
     if (!pending) {
-      ++idle_blocks_;
       PLATYPOS_TRACE(ring_idle, n, deadline);
       (void)sched_->block_until(deadline);
     }
     for (u32 i = 0; i < n; ++i) rings[i]->set_need_wakeup(false);
     idle_since = 0;
   }
+  // The last thing the task does with this object (see wake_locked()): from here on nobody wakes it.
+  IrqSpinGuard g(lock_);
   exited_ = true;
 }
 

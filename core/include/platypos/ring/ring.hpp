@@ -59,6 +59,20 @@ class Ring : public ListNode<RingListTag> {
   const Stats& stats() const { return stats_; }
   // Accepted operations whose completion is not written yet (parked, or the rest of a parked chain).
   u32 in_flight() const { return outstanding_; }
+  // What waits, for diagnostics (a stuck run's report): visit(context, op) for each parked or ready operation, under
+  // the ring's lock (visit must not touch the ring).
+  struct WaitingOp {
+    u8 opcode;
+    u32 handle;
+    u64 deadline;  // 0: none
+    bool ready;    // signalled, not retried yet
+    bool delayed;  // a completion held back by fault injection
+    u32 signals;   // the awaited object's signals now (0 without an object)
+    u32 wanted;    // the signals it waits for
+  };
+  void for_each_waiting(void (*visit)(void* context, const WaitingOp& op), void* context) const;
+  // Submissions published but not consumed yet.
+  u32 unconsumed() const;
 
   // --- Used by the RingServer ---
   // Consumes up to `budget` entries; returns how many.

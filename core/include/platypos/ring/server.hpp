@@ -33,16 +33,25 @@ class RingServer {
   // A ring's process went away: the server retires the ring on its next pass.
   void ring_dying(Ring* r);
 
-  // Wakes the server task (doorbell, observer callbacks). Cheap if it is running.
+  // Wakes the server task (doorbell, observer callbacks), from any CPU, until the task has ended (then it does
+  // nothing). Cheap if it is running: a pending wake-up. Takes the server's lock, then the scheduler's run-queue lock.
   void wake();
 
-  u64 idle_blocks() const { return idle_blocks_; }
+  // How many times the task went to sleep for lack of work.
+  u64 idle_blocks() const;
+  // Calls f(Ring&) for each ring it serves, under its lock (diagnostics: f must not call back into the server).
+  template <class F>
+  void for_each_ring(F&& f) const {
+    IrqSpinGuard g(lock_);
+    for (const Ring& r : rings_) f(r);
+  }
   usize ring_count() const;
 
  private:
   static void main(void* self);
   void run();
   bool pass();
+  void wake_locked();  // lock_ held
 
   sched::Scheduler* sched_ = nullptr;
   sched::Task* task_ = nullptr;
@@ -52,8 +61,8 @@ class RingServer {
   u32 dying_count_ = 0;
   u32 rotate_ = 0;
   bool stopping_ = false;
-  bool exited_ = false;
-  u64 idle_blocks_ = 0;
+  bool exited_ = false;  // under lock_: set by the task as its last act, so that wake() never touches a reaped task
+  u64 idle_blocks_ = 0;  // under lock_
   u64 idle_ns_ = kDefaultIdleNs;
 };
 
