@@ -105,6 +105,7 @@ struct SharedTableTest final : HandleFixture {
   }
   void check() override {
     LOOM_CHECK(d.table.count() == 0, "table count " + std::to_string(d.table.count()) + " != 0");
+    LOOM_CHECK(d.table.check_invariants(), "table bookkeeping inconsistent (slots, free list, references)");
     LOOM_CHECK(fails_with(d.table.info(h0), Error::bad_handle), "h0 resolves after the run");
     d.exit();
     check_released();
@@ -151,6 +152,7 @@ struct TransferTest final : HandleFixture {
   }
   void check() override {
     LOOM_CHECK(a.table.count() == (moved ? 0u : 1u) && b.table.count() == 1, "table counts off");
+    LOOM_CHECK(a.table.check_invariants() && b.table.check_invariants(), "table bookkeeping inconsistent");
     LOOM_CHECK(event->ref_count() == refs0 + 1 + (moved ? 0 : 1), "references held by the tables off");
     LOOM_CHECK(
         fails_with(a.table.get(ha, Rights::none, cap::ObjectType::event), moved ? Error::bad_handle : Error::revoked),

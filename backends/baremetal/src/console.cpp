@@ -3,6 +3,9 @@
 #include "serial.hpp"
 
 #include <platypos/base/log.hpp>
+#include <platypos/platform.hpp>
+
+#include <atomic>
 
 namespace platypos::baremetal::console {
 namespace {
@@ -10,6 +13,12 @@ namespace {
 enum class State : u8 { line_start, level, text };
 
 constinit State g_state = State::line_start;
+
+// CPU writing to the console (kNoOwner: none). One message (print() hands over up to 256 bytes at once) reaches
+// the UART whole even when several CPUs print. Not a SpinLock: a CPU that faults or panics while it holds it (an
+// exception in the middle of a write) must still be able to print its report.
+constexpr u32 kNoOwner = ~u32{0};
+constinit std::atomic<u32> g_owner{kNoOwner};
 
 constexpr const char* kTags[] = {"[trace] ", "[debug] ", "", "[warn] ", "[error] "};
 
@@ -19,9 +28,7 @@ void put_tag(const char* tag) {
   serial::write(tag, n);
 }
 
-}  // namespace
-
-void write(const char* s, usize n) {
+void write_locked(const char* s, usize n) {
   // Plain text goes to the UART in runs; only the two marker bytes are dropped (and replaced by a tag).
   usize run = 0;
   for (usize i = 0; i < n; ++i) {
@@ -43,6 +50,24 @@ void write(const char* s, usize n) {
     g_state = c == '\n' ? State::line_start : State::text;
   }
   serial::write(s + run, n - run);
+}
+
+}  // namespace
+
+void write(const char* s, usize n) {
+  const Platform::IrqState irq = Platform::irq_save();
+  const u32 me = Platform::current_cpu();
+  const bool nested = g_owner.load(std::memory_order_relaxed) == me;
+  if (!nested) {
+    u32 expected = kNoOwner;
+    while (!g_owner.compare_exchange_weak(expected, me, std::memory_order_acquire, std::memory_order_relaxed)) {
+      expected = kNoOwner;
+      Platform::cpu_relax();
+    }
+  }
+  write_locked(s, n);
+  if (!nested) g_owner.store(kNoOwner, std::memory_order_release);
+  Platform::irq_restore(irq);
 }
 
 }  // namespace platypos::baremetal::console

@@ -1,5 +1,6 @@
 #include "gdt.hpp"
 
+#include "percpu.hpp"
 #include "stacks.hpp"
 
 #include <cstddef>
@@ -34,14 +35,11 @@ struct alignas(16) CpuTables {
   Tss tss;
 };
 
-constinit CpuTables g_boot_cpu = {};
+constinit CpuTables g_cpu_tables[kMaxBootCpus] = {};
 
-}  // namespace
-
-void init_boot_cpu() {
-  CpuTables& t = g_boot_cpu;
-  t.tss.ist[kIstDoubleFault - 1] = g_boot_cpu_stacks.double_fault.top();
-  t.tss.ist[kIstNmi - 1] = g_boot_cpu_stacks.nmi.top();
+void load(CpuTables& t, uptr double_fault_stack, uptr nmi_stack) {
+  t.tss.ist[kIstDoubleFault - 1] = double_fault_stack;
+  t.tss.ist[kIstNmi - 1] = nmi_stack;
   t.tss.iomap_base = sizeof(Tss);  // no I/O permission bitmap
 
   const u64 base = reinterpret_cast<uptr>(&t.tss);
@@ -70,6 +68,15 @@ void init_boot_cpu() {
       :
       : "m"(ptr), "i"(u64{kKernelCode}), "r"(u32{kKernelData}), "r"(u32{kTss})
       : "rax", "memory");
+}
+
+}  // namespace
+
+void init_boot_cpu() { load(g_cpu_tables[0], g_boot_cpu_stacks.double_fault.top(), g_boot_cpu_stacks.nmi.top()); }
+
+void init_ap(u32 cpu) {
+  ApStacks& s = ap_stacks(cpu);
+  load(g_cpu_tables[cpu], s.double_fault.top(), s.nmi.top());
 }
 
 }  // namespace platypos::baremetal::gdt

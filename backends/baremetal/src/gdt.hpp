@@ -19,4 +19,8 @@ inline constexpr u8 kIstNmi = 2;
 // stacks from stacks.hpp.
 void init_boot_cpu();
 
+// The same on application processor `cpu` (replacing the trampoline's GDT), with its own GDT and TSS (a TSS is
+// marked busy once loaded, so no two CPUs can share one) and its IST stacks from ap_stacks(cpu).
+void init_ap(u32 cpu);
+
 }  // namespace platypos::baremetal::gdt

@@ -54,8 +54,10 @@ void init() {
     if (v == kVectorNmi) ist = gdt::kIstNmi;
     g_idt[v] = make_gate(platypos_trap_stubs[v], ist);
   }
-  load(sizeof g_idt - 1, reinterpret_cast<uptr>(g_idt));
+  load();
 }
+
+void load() { load(sizeof g_idt - 1, reinterpret_cast<uptr>(g_idt)); }
 
 void triple_fault() {
   load(0, 0);

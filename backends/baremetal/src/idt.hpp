@@ -4,8 +4,11 @@
 
 namespace platypos::baremetal::idt {
 
-// Fills the IDT (once) and loads it on this CPU.
+// Fills the IDT (once, on the boot CPU) and loads it on this CPU.
 void init();
+
+// Loads the (filled) IDT on this CPU: the application processors share the boot CPU's.
+void load();
 
 // Loads an empty IDT: the next exception or interrupt triple-faults the machine. For the runner's triple-fault
 // test only.

@@ -1,14 +1,17 @@
 // The kernel's C++ entry. boot.S calls platypos_kernel_main() in long mode, on the boot stack, with interrupts
 // disabled and the boot page tables loaded. Initialization order, each step needing the ones before it:
 //
+//   per-CPU area    GS base -> cpu 0's PerCpu: current_cpu() (asserts, the console lock) reads it
 //   serial          the console, so everything after can report problems
 //   GDT/TSS, IDT    CPU exceptions are reported (and panic) instead of triple-faulting
 //   boot info       the multiboot memory map and command line, copied into kernel memory
 //   paging          the kernel's own tables: direct map sized to the memory map, W^X image, stack guard pages
 //   PIC, APIC       legacy PICs remapped and masked; local APIC on
 //   clock           TSC and APIC timer calibrated against the PIT; then interrupts on
+//   memory          the allocators (the SMP trampoline's pages below 1 MiB held back first)
 //
-// Then the banner, the boot self-checks, and whatever the command line asks for:
+// Then the banner, the boot self-checks, the application processors (smp.hpp: each comes up and waits in its idle
+// loop for work, such as a scheduler's run_cpu()), and whatever the command line asks for:
 //
 //   (nothing)       shut down with success (QEMU exit 33)
 //   ktest           run every ktest (KTEST_EXPLICIT ones excepted); success only if all pass
@@ -16,6 +19,8 @@
 //   trace           a traced run of the scheduler, the trace streamed out of COM2 (trace_workload.hpp)
 //   crash=KIND      fail on purpose, for the runner's own tests: panic, page_fault, stack_overflow (a double fault
 //                   on the IST stack), nmi, triple_fault (QEMU exits 0: must not count as a pass), hang
+//   smp_skip_sipi=ID  start the AP with local APIC id ID without its Startup IPIs: the failure path of the SMP
+//                   bring-up (reported, then the boot goes on without it); combines with the words above
 //
 // An unknown word on the command line is an error (shutdown with failure): a typo must not pass as a green boot.
 
@@ -25,8 +30,10 @@
 #include "gdt.hpp"
 #include "idt.hpp"
 #include "lapic.hpp"
+#include "percpu.hpp"
 #include "pic.hpp"
 #include "serial.hpp"
+#include "smp.hpp"
 #include "trace_workload.hpp"
 
 #include <platypos/baremetal/cpu.hpp>
@@ -215,8 +222,11 @@ constinit volatile u64 g_never = ~u64{0};
   const CommandLine cmdline(text);
   for (CommandLine::Word w : cmdline) {
     if (w.key == "ktest" || (w.key == "trace" && !w.has_value) || (w.key == "crash" && w.has_value)) continue;
-    log_error("boot: unknown command-line word '{}' (known: ktest, ktest=SUITE[.TEST][,...], trace, crash=KIND)",
-              w.key);
+    if (w.key == "smp_skip_sipi" && w.has_value) continue;  // read by smp.cpp
+    log_error(
+        "boot: unknown command-line word '{}' (known: ktest, ktest=SUITE[.TEST][,...], trace, crash=KIND, "
+        "smp_skip_sipi=APIC_ID)",
+        w.key);
     Platform::shutdown(ExitStatus::failure);
   }
   if (const auto kind = cmdline.value("crash")) crash(*kind);
@@ -241,6 +251,7 @@ constinit volatile u64 g_never = ~u64{0};
 extern "C" void platypos_kernel_main(platypos::u32 multiboot_magic, platypos::u32 multiboot_info_phys) {
   using namespace platypos;
   using namespace platypos::baremetal;
+  percpu_install(0, 0);
   serial::init();
   gdt::init_boot_cpu();
   idt::init();
@@ -249,11 +260,14 @@ extern "C" void platypos_kernel_main(platypos::u32 multiboot_magic, platypos::u3
   if (const u64 clip = paging::direct_map_clipped_at(); clip != 0) boot_info::reserve(clip, ~u64{0} - clip);
   pic::remap_and_mask();
   lapic::init();
+  this_cpu().apic_id = lapic::id();
   clock::init();
   Platform::irq_enable();
 
   print_banner();
+  smp::hold_trampoline();
   init_memory();
   run_self_checks();
+  smp::start_application_processors();
   run_command_line(boot_info::command_line());
 }

@@ -32,7 +32,10 @@ constexpr u32 kSpuriousEnable = 1u << 8;
 constexpr u32 kLvtMasked = 1u << 16;
 constexpr u32 kLvtDeliveryNmi = 0x4u << 8;
 constexpr u32 kTimerDivideBy16 = 0x3;
+constexpr u32 kIcrDeliveryFixed = 0x0u << 8;
 constexpr u32 kIcrDeliveryNmi = 0x4u << 8;
+constexpr u32 kIcrDeliveryInit = 0x5u << 8;
+constexpr u32 kIcrDeliveryStartup = 0x6u << 8;
 constexpr u32 kIcrAssert = 1u << 14;
 constexpr u32 kIcrPending = 1u << 12;
 
@@ -44,14 +47,32 @@ static_assert(kTimerDivider == 16, "kTimerDivideBy16 must match kTimerDivider");
 u32 read(u32 reg) { return g_regs[reg / 4]; }
 void write(u32 reg, u32 v) { g_regs[reg / 4] = v; }
 
+// Writes the interrupt command register (destination first: writing the low half sends) and waits until the APIC
+// has accepted it. With interrupts off: an interrupt handler sending its own IPI between the two writes would
+// change the destination under us.
+void send(u32 apic_id, u32 command) {
+  const Platform::IrqState irq = Platform::irq_save();
+  write(kRegIcrHigh, apic_id << 24);
+  write(kRegIcrLow, command);
+  while (read(kRegIcrLow) & kIcrPending) Platform::cpu_relax();
+  Platform::irq_restore(irq);
+}
+
 }  // namespace
 
 void init() {
   PLATYPOS_ASSERT((cpuid(1).edx & (1u << 9)) != 0, "this CPU has no local APIC");
   const u64 msr = rdmsr(kMsrApicBase);
   g_base_phys = msr & kApicBaseAddressMask;
-  wrmsr(kMsrApicBase, msr | kApicBaseEnable);
   g_regs = static_cast<volatile u32*>(Platform::phys_to_virt(g_base_phys));
+  init_this_cpu();
+}
+
+void init_this_cpu() {
+  const u64 msr = rdmsr(kMsrApicBase);
+  PLATYPOS_ASSERT((msr & kApicBaseAddressMask) == g_base_phys, "local APIC at {:#x} on cpu {}, {:#x} on the boot cpu",
+                  msr & kApicBaseAddressMask, Platform::current_cpu(), g_base_phys);
+  wrmsr(kMsrApicBase, msr | kApicBaseEnable);
 
   write(kRegSpurious, kSpuriousEnable | kVectorApicSpurious);
   write(kRegTaskPriority, 0);
@@ -86,11 +107,13 @@ void timer_free_run_masked() {
 
 u32 timer_current_count() { return read(kRegTimerCurrent); }
 
-void send_nmi_to_self() {
-  write(kRegIcrHigh, id() << 24);
-  write(kRegIcrLow, kIcrDeliveryNmi | kIcrAssert);
-  while (read(kRegIcrLow) & kIcrPending) __builtin_ia32_pause();
-}
+void send_ipi(u32 apic_id, u8 vector) { send(apic_id, kIcrDeliveryFixed | kIcrAssert | vector); }
+
+void send_init(u32 apic_id) { send(apic_id, kIcrDeliveryInit | kIcrAssert); }
+
+void send_startup(u32 apic_id, u8 page) { send(apic_id, kIcrDeliveryStartup | kIcrAssert | page); }
+
+void send_nmi_to_self() { send(id(), kIcrDeliveryNmi | kIcrAssert); }
 
 void on_error_interrupt() {
   write(kRegErrorStatus, 0);

@@ -1,6 +1,8 @@
 #pragma once
-// The boot CPU's local APIC (xAPIC, memory-mapped through the direct map): interrupt acknowledgement, the one-shot
-// timer behind the Platform's timer_arm(), and self-NMIs.
+// The local APIC (xAPIC, memory-mapped through the direct map): interrupt acknowledgement, the one-shot timer behind
+// the Platform's timer_arm(), inter-processor interrupts (wake-ups, the INIT and Startup IPIs that start the other
+// CPUs) and self-NMIs. Every CPU sees its own APIC at the same physical address; each one's registers are set up by
+// init_this_cpu() on that CPU.
 
 #include <platypos/base/types.hpp>
 
@@ -10,9 +12,13 @@ namespace platypos::baremetal::lapic {
 inline constexpr u32 kTimerDivider = 16;
 inline constexpr u32 kTimerMaxCount = 0xffffffff;
 
-// Enables the APIC (MSR and spurious vector register), masks LINT0 (the PICs are unused), routes APIC errors to
-// kVectorApicError, and leaves the timer masked and stopped. Panics if the CPU has no APIC.
+// On the boot CPU: finds the register page (IA32_APIC_BASE), then init_this_cpu(). Panics if the CPU has no APIC.
 void init();
+
+// On any CPU (after init() on the boot CPU): enables its APIC (MSR and spurious vector register), masks LINT0 (the
+// PICs are unused), routes APIC errors to kVectorApicError, sets the timer's divider and leaves it masked and
+// stopped.
+void init_this_cpu();
 
 u32 id();
 
@@ -30,6 +36,14 @@ void timer_stop();
 // calibration.
 void timer_free_run_masked();
 u32 timer_current_count();
+
+// Sends the fixed interrupt `vector` to the CPU whose APIC id is `apic_id`.
+void send_ipi(u32 apic_id, u8 vector);
+// The start-up sequence's IPIs (Intel SDM vol. 3, "MP Initialization Protocol Algorithm for MP Systems"): INIT
+// resets the target into its wait-for-SIPI state; a Startup IPI makes a waiting CPU start in real mode at
+// page * 4096 (page < 256).
+void send_init(u32 apic_id);
+void send_startup(u32 apic_id, u8 page);
 
 // Sends this CPU an NMI (through the interrupt command register).
 void send_nmi_to_self();

@@ -2,7 +2,8 @@
 // The boot CPU's statically allocated stacks: the boot stack (boot.S) and the IST stacks the TSS switches to for
 // double faults and NMIs, which must work even when the current stack is the problem. Each has an unmapped guard
 // page below it (paging::init unmaps the pages guard_pages() lists), so an overflow faults instead of corrupting
-// whatever lies below. Other CPUs' stacks will come from the allocators (SMP issue).
+// whatever lies below. The application processors' stacks are static too, one set per possible CPU (ApStacks):
+// the direct map uses 2 MiB pages, so stacks from the page allocator could not have guard pages.
 
 #include <platypos/base/types.hpp>
 
@@ -29,6 +30,19 @@ struct BootCpuStacks {
 };
 
 extern constinit BootCpuStacks g_boot_cpu_stacks;
+
+inline constexpr usize kApStackSize = 32 * 1024;  // as the boot stack
+
+// An application processor's stacks: the one it starts on (and whose idle loop and scheduler run on it), and its
+// IST stacks.
+struct ApStacks {
+  GuardedStack<kApStackSize> kernel;
+  GuardedStack<kIstStackSize> double_fault;
+  GuardedStack<kIstStackSize> nmi;
+};
+
+// Stacks of CPU `cpu` (1 <= cpu < kMaxBootCpus).
+ApStacks& ap_stacks(u32 cpu);
 
 // Addresses of the guard pages of every static stack (boot stack included).
 std::span<const uptr> stack_guard_pages();

@@ -128,6 +128,9 @@ extern "C" void platypos_trap_dispatch(TrapFrame* frame) {
     handle_exception(*frame);
   } else if (vector == kVectorTimer) {
     clock::on_timer_interrupt();
+  } else if (vector == kVectorWake) {
+    // cpu_wake() set the CPU's wake_pending flag before sending this; the interrupt only ended its hlt.
+    lapic::eoi();
   } else if (vector == kVectorApicSpurious) {
     // A spurious APIC interrupt is not in service: it takes no EOI.
   } else if (vector == kVectorApicError) {

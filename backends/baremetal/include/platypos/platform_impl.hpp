@@ -19,11 +19,21 @@ struct IrqState {
 
 inline constexpr u64 kRflagsIf = 1u << 9;
 
+// Offset of the CPU id in the per-CPU area that IA32_GS_BASE points at (src/percpu.hpp asserts it).
+inline constexpr usize kPerCpuIdOffset = 0;
+
 struct BaremetalPlatform {
   using Context = baremetal::Context;
   using IrqState = baremetal::IrqState;
 
-  static CpuId current_cpu();
+  // One instruction: `mov %gs:0, %eax` (each CPU's GS base is its per-CPU area; tests/qemu's
+  // baremetal.current_cpu_is_one_instruction checks the built kernel). volatile: a task may move to another CPU
+  // between two calls (preemption, blocking), so two reads must never be merged into one.
+  static CpuId current_cpu() {
+    CpuId id;
+    asm volatile("movl %%gs:%c1, %0" : "=r"(id) : "i"(kPerCpuIdOffset));
+    return id;
+  }
   static u32 cpu_count();
   static void cpu_relax() { __builtin_ia32_pause(); }
 

@@ -35,6 +35,8 @@ inline constexpr u8 kExceptionCount = 32;
 // IRQ 7/15 can still arrive there.
 inline constexpr u8 kVectorTimer = 0x20;
 inline constexpr u8 kVectorPicBase = 0xe0;
+// cpu_wake()'s IPI: its only job is to end a hlt (the handler just acknowledges it).
+inline constexpr u8 kVectorWake = 0xf0;
 inline constexpr u8 kVectorApicError = 0xfe;
 inline constexpr u8 kVectorApicSpurious = 0xff;
 
