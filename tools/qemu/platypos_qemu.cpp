@@ -128,7 +128,7 @@ void install_signal_handlers(bool debug) {
 
 struct Child {
   pid_t pid = -1;
-  int out = -1;  // read end of its stdout (QEMU's serial console), or -1
+  int out = -1;  // read end of its stdout (QEMU's serial console, a batch gdb's output), or -1
 };
 
 // Starts argv. own_group: in a new process group (the terminal's Ctrl-C does not reach it). capture: stdout into a
@@ -431,8 +431,19 @@ int run(const Options& opt) {
     // gdb retries while QEMU is not listening yet (its `tcp auto-retry`, 15 s by default).
     const std::vector<std::string> gdb_cmd = gdb_command(opt, port);
     say("gdbstub on 127.0.0.1:%u; starting %s", port, join(gdb_cmd).c_str());
-    gdb = spawn(gdb_cmd, false, false);
+    // Batch gdb (tests) writes through a pipe too, so its lines and the console's never interleave mid-line; an
+    // interactive gdb keeps the terminal.
+    gdb = spawn(gdb_cmd, false, !opt.gdb_batch.empty());
   }
+  std::string gdb_pending;  // a batch gdb's incomplete last line
+  const auto feed_gdb = [&gdb_pending](const char* data, size_t n) {
+    gdb_pending.append(data, n);
+    const size_t end = gdb_pending.rfind('\n');
+    if (end == std::string::npos) return;
+    std::fwrite(gdb_pending.data(), 1, end + 1, stdout);
+    std::fflush(stdout);
+    gdb_pending.erase(0, end + 1);
+  };
 
   bool qemu_running = true;
   int qemu_status = 0;
@@ -440,10 +451,17 @@ int run(const Options& opt) {
   int gdb_status = 0;
   bool timed_out = false;
   int qemu_out = qemu.out;
+  int gdb_out = gdb.out;
   char buf[4096];
   for (;;) {
     if (qemu_running && qemu_out < 0 && waitpid(qemu.pid, &qemu_status, 0) == qemu.pid) qemu_running = false;
-    if (gdb_running && waitpid(gdb.pid, &gdb_status, WNOHANG) == gdb.pid) gdb_running = false;
+    if (gdb_running && waitpid(gdb.pid, &gdb_status, WNOHANG) == gdb.pid) {
+      gdb_running = false;
+      if (gdb_out >= 0) {
+        // Everything gdb wrote before it exited (the write end is closed now: read returns 0 at the end).
+        for (ssize_t n; (n = read(gdb_out, buf, sizeof buf)) > 0;) feed_gdb(buf, static_cast<size_t>(n));
+      }
+    }
     if (!opt.debug && !qemu_running) break;
     if (opt.debug && !gdb_running) break;
     if (g_signal != 0) break;
@@ -457,8 +475,8 @@ int run(const Options& opt) {
       }
       if (left < wait_ms) wait_ms = static_cast<int>(left);
     }
-    pollfd fds[2] = {{qemu_out, POLLIN, 0}, {g_signal_pipe[0], POLLIN, 0}};
-    if (poll(fds, 2, wait_ms) < 0 && errno != EINTR) {
+    pollfd fds[3] = {{qemu_out, POLLIN, 0}, {g_signal_pipe[0], POLLIN, 0}, {gdb_out, POLLIN, 0}};
+    if (poll(fds, 3, wait_ms) < 0 && errno != EINTR) {
       say("poll: %s", std::strerror(errno));
       break;
     }
@@ -472,6 +490,15 @@ int run(const Options& opt) {
         if (opt.debug && qemu_running && waitpid(qemu.pid, &qemu_status, 0) == qemu.pid) qemu_running = false;
       }
     }
+    if (gdb_out >= 0 && (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+      const ssize_t n = read(gdb_out, buf, sizeof buf);
+      if (n > 0) {
+        feed_gdb(buf, static_cast<size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        close(gdb_out);  // gdb is exiting; reaped at the top of the loop
+        gdb_out = -1;
+      }
+    }
   }
   if (qemu_running) {
     qemu_status = kill_and_reap(qemu.pid);
@@ -481,6 +508,11 @@ int run(const Options& opt) {
     }
   }
   if (gdb_running) gdb_status = kill_and_reap(gdb.pid);
+  if (gdb_out >= 0) {
+    for (ssize_t n; (n = read(gdb_out, buf, sizeof buf)) > 0;) feed_gdb(buf, static_cast<size_t>(n));
+    close(gdb_out);
+  }
+  if (!gdb_pending.empty()) std::printf("%s\n", gdb_pending.c_str());
   console.flush();
 
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
