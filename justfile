@@ -91,9 +91,10 @@ trace-picture out="docs/sim-trace.png" from="20ms" to="21ms":
     gnuplot build/sim-trace.gp
     @echo "wrote {{out}}"
 
-# Boot the kernel in QEMU, serial console here: just run [--cpus N] [--memory SIZE] [--append 'ktest'] [--trace FILE]
+# Boot the kernel in QEMU, serial console here. No flags: the default example programs (echo, log shipping) as processes on 4 CPUs; or just run --example NAME (echo, logship, objstore, demo) [--cpus N] [--memory SIZE] [--append 'ktest'] [--trace FILE]
 [positional-arguments]
 run *args: (_build "baremetal") _runner
+    if [ $# -eq 0 ]; then set -- --example default; fi; \
     build/hosted/tools/qemu/platypos_qemu "$@" build/baremetal/platypos.elf
 
 # Start the kernel halted in QEMU and attach gdb (tools/gdb/gdbinit); same flags as `run`

@@ -71,6 +71,7 @@ struct Options {
   std::string memory = "128M";
   unsigned cpus = 1;
   std::string append;
+  std::vector<std::string> examples;  // --example: sets of example programs (the kernel's run=...)
   std::optional<double> timeout_s;
   std::string machine = "pc";
   std::string qemu = "qemu-system-x86_64";
@@ -563,6 +564,12 @@ int main(int argc, char** argv) {
   app.add_option("-m,--memory", opt.memory, "Guest RAM, as QEMU's -m takes it")->capture_default_str();
   app.add_option("-c,--cpus", opt.cpus, "Guest CPUs (QEMU -smp)")->capture_default_str()->check(CLI::Range(1, 255));
   app.add_option("-a,--append", opt.append, "Kernel command line, e.g. 'ktest' or 'ktest=interrupts'");
+  CLI::Option* cpus_option = app.get_option("--cpus");
+  app.add_option("-e,--example", opt.examples,
+                 "Run example programs as processes (the kernel's run=SET): echo, logship, objstore, demo, or "
+                 "default (echo, then logship); repeatable, in order. Gives 4 CPUs unless --cpus says otherwise "
+                 "(10 for demo)")
+      ->check(CLI::IsMember({"default", "echo", "logship", "objstore", "demo"}));
   app.add_option("-t,--timeout", opt.timeout_s,
                  "Seconds before QEMU is killed (0: never; default 60, none with --debug)")
       ->check(CLI::NonNegativeNumber);
@@ -592,5 +599,18 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   if (!opt.gdb_batch.empty()) opt.debug = true;
+  if (!opt.examples.empty()) {
+    std::string sets;
+    bool demo = false;
+    for (const std::string& e : opt.examples) {
+      if (!sets.empty()) sets += ',';
+      sets += e == "default" ? "echo,logship" : e;
+      demo = demo || e == "demo";
+    }
+    if (!opt.append.empty()) opt.append += ' ';
+    opt.append += "run=" + sets;
+    // One kernel core and an app core per process of the largest set.
+    if (cpus_option->count() == 0) opt.cpus = demo ? 10 : 4;
+  }
   return run(opt);
 }

@@ -16,6 +16,8 @@
 //   (nothing)       shut down with success (QEMU exit 33)
 //   ktest           run every ktest (KTEST_EXPLICIT ones excepted); success only if all pass
 //   ktest=SEL       run the selected suites/tests (comma-separated `suite` or `suite.name`)
+//   run, run=SETS   the example programs as processes on dedicated cores, rings served by kernel cores
+//                   (programs.hpp: sets echo, logship, objstore, demo; kernel_cores=N); success only if all pass
 //   trace           a traced run of the scheduler, the trace streamed out of COM2 (trace_workload.hpp)
 //   crash=KIND      fail on purpose, for the runner's own tests: panic, page_fault, stack_overflow (a double fault
 //                   on the IST stack), nmi, triple_fault (QEMU exits 0: must not count as a pass), hang
@@ -32,6 +34,7 @@
 #include "lapic.hpp"
 #include "percpu.hpp"
 #include "pic.hpp"
+#include "programs.hpp"
 #include "serial.hpp"
 #include "smp.hpp"
 #include "trace_workload.hpp"
@@ -222,10 +225,11 @@ constinit volatile u64 g_never = ~u64{0};
   const CommandLine cmdline(text);
   for (CommandLine::Word w : cmdline) {
     if (w.key == "ktest" || (w.key == "trace" && !w.has_value) || (w.key == "crash" && w.has_value)) continue;
-    if (w.key == "smp_skip_sipi" && w.has_value) continue;  // read by smp.cpp
+    if (w.key == "run" || (w.key == "kernel_cores" && w.has_value)) continue;  // read by programs.cpp
+    if (w.key == "smp_skip_sipi" && w.has_value) continue;                     // read by smp.cpp
     log_error(
         "boot: unknown command-line word '{}' (known: ktest, ktest=SUITE[.TEST][,...], trace, crash=KIND, "
-        "smp_skip_sipi=APIC_ID)",
+        "run, run=SET[,SET...], kernel_cores=N, smp_skip_sipi=APIC_ID)",
         w.key);
     Platform::shutdown(ExitStatus::failure);
   }
@@ -236,6 +240,13 @@ constinit volatile u64 g_never = ~u64{0};
       Platform::shutdown(ExitStatus::failure);
     }
     trace_workload::run("PlatypOS " PLATYPOS_VERSION " (bare metal, x86_64): the trace workload");
+  }
+  if (programs::requested(cmdline)) {
+    if (cmdline.has("ktest") || cmdline.has("trace")) {
+      log_error("boot: 'run' does not combine with 'ktest' or 'trace'");
+      Platform::shutdown(ExitStatus::failure);
+    }
+    programs::run(cmdline);
   }
   if (cmdline.has("ktest")) {
     const ktest::Summary summary = ktest::run(ktest::registered_tests(), cmdline.value("ktest").value_or(""));
