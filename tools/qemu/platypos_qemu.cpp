@@ -566,10 +566,10 @@ int main(int argc, char** argv) {
   app.add_option("-a,--append", opt.append, "Kernel command line, e.g. 'ktest' or 'ktest=interrupts'");
   CLI::Option* cpus_option = app.get_option("--cpus");
   app.add_option("-e,--example", opt.examples,
-                 "Run example programs as processes (the kernel's run=SET): echo, logship, objstore, demo, or "
+                 "Run example programs as processes (the kernel's run=SET): echo, logship, objstore, faults, demo, or "
                  "default (echo, then logship); repeatable, in order. Gives 4 CPUs unless --cpus says otherwise "
                  "(10 for demo)")
-      ->check(CLI::IsMember({"default", "echo", "logship", "objstore", "demo"}));
+      ->check(CLI::IsMember({"default", "echo", "logship", "objstore", "faults", "demo"}));
   app.add_option("-t,--timeout", opt.timeout_s,
                  "Seconds before QEMU is killed (0: never; default 60, none with --debug)")
       ->check(CLI::NonNegativeNumber);

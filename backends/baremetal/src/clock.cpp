@@ -103,6 +103,8 @@ void on_timer_interrupt() {
   if (TimerHandler h = g_handler.load(std::memory_order_acquire)) h(now);
 }
 
+u64 ns_per_tsc_q32() { return g_ns_per_tsc_q32; }
+
 }  // namespace clock
 
 u64 BaremetalPlatform::now_ns() { return static_cast<u64>((clock::u128{rdtsc()} * clock::g_ns_per_tsc_q32) >> 32); }

@@ -19,6 +19,8 @@ namespace platypos::baremetal::clock {
 void init();
 
 u64 tsc_hz();
+// Nanoseconds per TSC tick in 32.32 fixed point: now_ns() = (rdtsc() * ns_per_tsc_q32()) >> 32.
+u64 ns_per_tsc_q32();
 // Ticks per second of the APIC timer (bus clock / lapic::kTimerDivider).
 u64 timer_hz();
 

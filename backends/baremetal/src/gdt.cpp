@@ -26,12 +26,14 @@ struct [[gnu::packed]] DescriptorPointer {
   u64 base;
 };
 
-constexpr u64 kCode64 = 0x00af9a000000ffff;  // present, ring 0, execute/read, L (64-bit)
-constexpr u64 kData = 0x00cf92000000ffff;    // present, ring 0, read/write
+constexpr u64 kCode64 = 0x00af9a000000ffff;      // present, ring 0, execute/read, L (64-bit)
+constexpr u64 kData = 0x00cf92000000ffff;        // present, ring 0, read/write
+constexpr u64 kUserCode64 = 0x00affa000000ffff;  // present, ring 3, execute/read, L (64-bit)
+constexpr u64 kUserData64 = 0x00cff2000000ffff;  // present, ring 3, read/write
 constexpr u64 kTssAvailable = 0x89;          // present, type 9: available 64-bit TSS
 
 struct alignas(16) CpuTables {
-  u64 gdt[5];  // null, code, data, TSS (two slots)
+  u64 gdt[8];  // null, kernel code, kernel data, (user 32-bit code: null), user data, user code, TSS (two slots)
   Tss tss;
 };
 
@@ -47,6 +49,9 @@ void load(CpuTables& t, uptr double_fault_stack, uptr nmi_stack) {
   t.gdt[0] = 0;
   t.gdt[kKernelCode / 8] = kCode64;
   t.gdt[kKernelData / 8] = kData;
+  t.gdt[kUserBase / 8] = 0;
+  t.gdt[(kUserData & ~3) / 8] = kUserData64;
+  t.gdt[(kUserCode & ~3) / 8] = kUserCode64;
   t.gdt[kTss / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (kTssAvailable << 40) | ((limit >> 16 & 0xf) << 48) |
                     ((base >> 24 & 0xff) << 56);
   t.gdt[kTss / 8 + 1] = base >> 32;
@@ -71,6 +76,11 @@ void load(CpuTables& t, uptr double_fault_stack, uptr nmi_stack) {
 }
 
 }  // namespace
+
+void* rsp0_slot() {
+  // At offset 4 of the TSS, so not 8-byte aligned: only platypos_enter_user's movq writes it (x86 allows that).
+  return reinterpret_cast<unsigned char*>(&g_cpu_tables[this_cpu().id].tss) + offsetof(Tss, rsp);
+}
 
 void init_boot_cpu() { load(g_cpu_tables[0], g_boot_cpu_stacks.double_fault.top(), g_boot_cpu_stacks.nmi.top()); }
 

@@ -38,6 +38,7 @@
 #include "serial.hpp"
 #include "smp.hpp"
 #include "trace_workload.hpp"
+#include "user.hpp"
 
 #include <platypos/baremetal/cpu.hpp>
 #include <platypos/baremetal/expected_fault.hpp>
@@ -266,6 +267,7 @@ extern "C" void platypos_kernel_main(platypos::u32 multiboot_magic, platypos::u3
   serial::init();
   gdt::init_boot_cpu();
   idt::init();
+  user::init_this_cpu();
   boot_info::capture(multiboot_magic, multiboot_info_phys);
   paging::init(boot_info::memory_map());
   if (const u64 clip = paging::direct_map_clipped_at(); clip != 0) boot_info::reserve(clip, ~u64{0} - clip);

@@ -128,6 +128,10 @@ void init(std::span<const MemoryRange> map) {
 
 u64 direct_map_size() { return g_direct_map_size; }
 
+u64 kernel_root() { return image_phys(&g_pml4); }
+
+bool nx_enabled() { return (rdmsr(kMsrEfer) & kEferNxe) != 0; }
+
 u64 direct_map_clipped_at() { return g_direct_map_clipped_at; }
 
 Result<Mapping> translate(uptr va) {

@@ -4,8 +4,9 @@
 // `mov %gs:kPerCpuIdOffset, %eax`). Only the owning CPU touches its entry, except wake_pending and idle (cpu_wake()
 // from anywhere) and the work mailbox (smp.cpp).
 //
-// GS is not used for anything else: the kernel never reloads the GS selector (that would clear the base), and there
-// is no ring 3 yet, so no swapgs; IA32_KERNEL_GS_BASE is kept 0 for the user's GS once ring 3 exists.
+// GS is not used for anything else: the kernel never reloads the GS selector (that would clear the base). Ring 3
+// runs with its own GS base (0): every entry from ring 3 (interrupt, exception, syscall) does swapgs first and every
+// return to it does swapgs last, so IA32_KERNEL_GS_BASE holds this entry's address while a program runs.
 
 #include <platypos/platform.hpp>
 
@@ -43,9 +44,24 @@ struct alignas(64) PerCpu {
   // it and stores nullptr back.
   std::atomic<void (*)(void*)> work{nullptr};
   void* work_arg = nullptr;
+  // Ring 3 (user.cpp). The syscall entry (user_entry.S) saves the user's rsp in syscall_user_rsp and switches to
+  // syscall_kernel_rsp, the kernel stack of the task running in ring 3 here (the same top as the TSS's rsp0).
+  u64 syscall_user_rsp = 0;
+  u64 syscall_kernel_rsp = 0;
+  // The user thread this CPU is running in ring 3 (user.cpp's UserThread), or nullptr: set while its task is between
+  // entering ring 3 and leaving it for good (also while it is blocked in a system call).
+  void* user_thread = nullptr;
+  // Whether the CPU is executing ring-3 code right now: cpu_wake() interrupts it then (a killed process's program
+  // may only be polling its ring, never entering the kernel on its own).
+  std::atomic<bool> in_user{false};
 };
 static_assert(offsetof(PerCpu, id) == kPerCpuIdOffset, "platform_impl.hpp's current_cpu() reads this offset");
 static_assert(offsetof(PerCpu, self) == 8, "this_cpu() reads this offset");
+// user_entry.S reads these two through %gs.
+inline constexpr usize kPerCpuSyscallUserRsp = 64;
+inline constexpr usize kPerCpuSyscallKernelRsp = 72;
+static_assert(offsetof(PerCpu, syscall_user_rsp) == kPerCpuSyscallUserRsp, "user_entry.S's offset");
+static_assert(offsetof(PerCpu, syscall_kernel_rsp) == kPerCpuSyscallKernelRsp, "user_entry.S's offset");
 
 // The running CPU's entry.
 inline PerCpu& this_cpu() {

@@ -79,8 +79,12 @@ void BaremetalPlatform::cpu_wake(CpuId cpu) {
   PerCpu& target = g_cpus[cpu];
   target.wake_pending.store(true, std::memory_order_seq_cst);
   // The waker is the CPU itself (an interrupt handler, or before it idles): the flag is enough. Another CPU halted
-  // in cpu_idle() needs an interrupt to end its hlt.
-  if (cpu != current_cpu() && target.idle.load(std::memory_order_seq_cst)) lapic::send_ipi(target.apic_id, kVectorWake);
+  // in cpu_idle() needs an interrupt to end its hlt; one running ring-3 code needs it to enter the kernel (the
+  // scheduler wakes the CPU of a killed task: user.cpp checks for the kill on the way back to ring 3).
+  if (cpu != current_cpu() &&
+      (target.idle.load(std::memory_order_seq_cst) || target.in_user.load(std::memory_order_seq_cst))) {
+    lapic::send_ipi(target.apic_id, kVectorWake);
+  }
 }
 
 std::span<const MemoryRange> BaremetalPlatform::boot_memory_map() { return boot_info::memory_map(); }

@@ -1,6 +1,7 @@
 #include "programs.hpp"
 
 #include "smp.hpp"
+#include "user.hpp"
 
 #include <platypos/baremetal/smp.hpp>
 #include <platypos/base/log.hpp>
@@ -75,6 +76,14 @@ constexpr Set kSets[] = {
      {{"object-store", "object-store", kStoreMemory, "clients=2", {1, 3, -1}},
       {"store-client alice", "store-client", kProgramMemory, "role=put name=alice peer=bob blobs=2 seed=1", {0, 4, -1}},
       {"store-client bob", "store-client", kProgramMemory, "role=get name=bob peer=alice expect=2", {2, 5, -1}}},
+     3,
+     3},
+    {"faults",
+     "t-user-fault: processes touching kernel memory, unmapped memory, and an invalid opcode (each killed)",
+     0,
+     {{"t-user-fault kernel", "t-user-fault", kProgramMemory, "what=kernel", {-1, -1, -1}},
+      {"t-user-fault other", "t-user-fault", kProgramMemory, "what=other", {-1, -1, -1}},
+      {"t-user-fault ud", "t-user-fault", kProgramMemory, "what=ud", {-1, -1, -1}}},
      3,
      3},
     {"demo", "every example at once, wired together, and a verdict", 0, {{"demo", "demo", kDemoMemory, "", {-1, -1, -1}}},
@@ -211,14 +220,14 @@ alignas(ring::Runtime) constinit unsigned char g_runtime[sizeof(ring::Runtime)] 
 // Checks `text` (the value of run=); prints what is wrong.
 bool valid_sets(std::string_view text) {
   if (text.empty()) {
-    log_error("run: empty set list (known sets: echo, logship, objstore, demo)");
+    log_error("run: empty set list (known sets: echo, logship, objstore, faults, demo)");
     return false;
   }
   std::string_view rest = text;
   while (!rest.empty()) {
     const std::string_view name = next_name(rest);
     if (find_set(name) == nullptr) {
-      log_error("run: unknown set '{}' (known: echo, logship, objstore, demo)", name);
+      log_error("run: unknown set '{}' (known: echo, logship, objstore, faults, demo)", name);
       return false;
     }
   }
@@ -255,6 +264,7 @@ void run(const CommandLine& cmdline) {
   print("run: {} CPUs: {} kernel cores (one ring server each), {} app cores; sets: {}\n", cpus, w.kernel_cores,
         cpus - w.kernel_cores, w.sets);
 
+  user::init();
   KernelMemory& mem = *KernelMemory::instance();
   mem.heap().reclaim();
   const u64 free_before = mem.pages().free_pages();
@@ -264,7 +274,7 @@ void run(const CommandLine& cmdline) {
   auto* sched = new (g_scheduler)
       Scheduler({.cpus = cpus, .kernel_cores = w.kernel_cores, .policy = sched::Policy::dedicated}, mem.page_source());
   Scheduler::install(sched);
-  auto* runtime = new (g_runtime) ring::Runtime(*sched, ring::linked_programs());
+  auto* runtime = new (g_runtime) ring::Runtime(*sched, user::programs());
   w.sched = sched;
   w.runtime = runtime;
   sched->create_task(sched::kNoProcess, "init", &init_task, &w).expect("run: the init task");
@@ -289,6 +299,10 @@ void run(const CommandLine& cmdline) {
           t.cancelled, t.lost != 0 ? " (in-flight counts wrong at exit)" : "");
     ok = false;
   }
+  const user::Stats us = user::stats();
+  print("ring 3: {} program starts, {} system calls, {} processes killed for a CPU exception, {} threads left on a "
+        "kill\n",
+        us.entries, us.syscalls, us.faults, us.kills);
   print("cpu  role    switches  timer irqs  idle%\n");
   for (CpuId c = 0; c < cpus; ++c) {
     const Scheduler::CpuStats& st = sched->cpu_stats(c);

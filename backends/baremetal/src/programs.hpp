@@ -10,6 +10,8 @@
 //     echo      echo-server and echo-client on one channel (2 app cores)
 //     logship   log-daemon, which spawns 2 log-apps (3 app cores)
 //     objstore  object-store and two store-clients (3 app cores)
+//     faults    three t-user-fault processes that fault in ring 3 (kernel memory, unmapped memory, ud2): each is
+//               killed with a report, and the run fails (they exit with -(1000 + vector))
 //     demo      the demo: all of the above at once, plus itself (9 app cores: -smp 10)
 //   kernel_cores=N      kernel cores (default 1; at least one app core must remain)
 //
@@ -19,8 +21,8 @@
 // with 0 and the checks hold. A set that cannot start (not enough free app cores or memory) is reported with the
 // launch's error and counts as a failure; the kernel goes on with the next.
 //
-// (This increment links the programs into the kernel image and runs them in ring 0 on their app cores; the ring
-// ABI they use is the same one ring-3 processes will.)
+// Every program runs in ring 3 in its own address space (user.hpp): its ELF image, built from examples/ and linked
+// into the kernel image (user_images.hpp), is loaded into the process's memory at launch.
 
 #include <platypos/base/cmdline.hpp>
 

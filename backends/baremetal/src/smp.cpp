@@ -23,6 +23,7 @@
 #include "lapic.hpp"
 #include "percpu.hpp"
 #include "stacks.hpp"
+#include "user.hpp"
 
 #include <platypos/baremetal/cpu.hpp>
 #include <platypos/baremetal/smp.hpp>
@@ -294,6 +295,7 @@ extern "C" void platypos_ap_main(u64 cpu_number) {
   percpu_install(cpu, 0);  // first: current_cpu() and this_cpu() read it
   gdt::init_ap(cpu);
   idt::load();
+  user::init_this_cpu();
   write_cr3(smp::g_kernel_cr3);  // the kernel's tables: the trampoline's identity map is gone for this CPU
   smp::g_ap_stage.store(4, std::memory_order_relaxed);
   lapic::init_this_cpu();

@@ -13,6 +13,7 @@
 #include "lapic.hpp"
 #include "percpu.hpp"
 #include "pic.hpp"
+#include "user.hpp"
 
 #include <platypos/baremetal/cpu.hpp>
 #include <platypos/baremetal/paging.hpp>
@@ -118,9 +119,17 @@ const char* exception_name(u8 vector) {
 using namespace platypos::baremetal;
 
 extern "C" void platypos_trap_dispatch(TrapFrame* frame) {
+  // From ring 3: the CPU is in the kernel now (a kill is checked again on the way back); an exception there is the
+  // program's, and kills its process.
+  const bool from_user = (frame->cs & 3) != 0;
+  if (from_user) user::on_entry_from_user();
   PerCpu& cpu = this_cpu();
   ++cpu.trap_depth;
   const auto vector = static_cast<platypos::u8>(frame->vector);
+  if (from_user && vector < kExceptionCount && vector != kVectorNmi && vector != kVectorDoubleFault &&
+      vector != kVectorMachineCheck) {
+    user::on_user_exception(*frame);
+  }
   // A span around the handler, in the context of whatever was interrupted (its rip names it). A handler that
   // switches tasks (timer preemption) closes the span when the interrupted task runs again.
   PLATYPOS_TRACE(irq_enter, vector, frame->rip);
@@ -142,4 +151,5 @@ extern "C" void platypos_trap_dispatch(TrapFrame* frame) {
   }
   PLATYPOS_TRACE(irq_exit, vector);
   --cpu.trap_depth;
+  if (from_user) user::on_return_to_user();
 }

@@ -5,6 +5,9 @@
  * The common path also pushes a fake call frame [interrupted rbp, interrupted rip] and points rbp at it: frame-
  * pointer backtraces taken inside a handler continue into the interrupted code as if it had called the handler.
  *
+ * From ring 3 the CPU switches to the TSS's rsp0 first (the running user task's kernel stack, user.cpp), and the
+ * common path does swapgs on the way in and out (percpu.hpp).
+ *
  * Stack alignment: the CPU aligns rsp to 16 before pushing its 5-word frame; error code + vector + 15 registers +
  * the 2-word fake frame make 22 more words, so rsp is 16-byte aligned at the call, as the ABI requires.
  */
@@ -51,6 +54,11 @@ platypos_trap_common:
     .cfi_def_cfa %rsp, 7 * 8            /* vector, error code, rip, cs, rflags, rsp, ss */
     .cfi_offset %rip, -5 * 8
     .cfi_offset %rsp, -2 * 8
+    /* From ring 3 (the pushed cs has RPL 3): the user's GS base goes, the kernel's per-CPU one comes back. */
+    testb $3, 3 * 8(%rsp)
+    jz 1f
+    swapgs
+1:
     PUSH_REG rax
     PUSH_REG rbx
     PUSH_REG rcx
@@ -93,6 +101,12 @@ platypos_trap_common:
     POP_REG rax
     addq $16, %rsp                      /* vector and error code */
     .cfi_adjust_cfa_offset -16
+    /* Back to ring 3: its GS base again. (Interrupts are off from here to iretq; only an NMI could arrive in
+     * between, and would then run with the user's GS base: NMIs are not used while programs run.) */
+    testb $3, 8(%rsp)
+    jz 2f
+    swapgs
+2:
     iretq
     .cfi_endproc
     .size platypos_trap_common, . - platypos_trap_common

@@ -92,6 +92,7 @@ Result<Ring*> Ring::create(sched::Process& process, void* heap, u64 heap_bytes, 
   r->region_order_ = order;
   r->heap_ = static_cast<u8*>(heap);
   r->heap_bytes_ = heap_bytes;
+  r->user_base_ = reinterpret_cast<uptr>(heap);
   auto* base = static_cast<u8*>(r->region_);
   for (u32 i = 0; i < (kPageSize << order); ++i) base[i] = 0;
   r->hdr_ = new (base) abi::RingHeader();
@@ -263,13 +264,22 @@ void Ring::wake_waiter_if_satisfied() {
 // --- System calls -------------------------------------------------------------------------------------------------
 
 void Ring::doorbell() {
-  ++stats_.doorbells;
-  PLATYPOS_TRACE(ring_doorbell, trace_id_);
-  if (server_ != nullptr) server_->wake();
+  ring_doorbell();
   if (sched::scheduler().current() != nullptr) sched::scheduler().exit_if_killed();
 }
 
+void Ring::ring_doorbell() {
+  ++stats_.doorbells;
+  PLATYPOS_TRACE(ring_doorbell, trace_id_);
+  if (server_ != nullptr) server_->wake();
+}
+
 void Ring::wait_completions(u32 min) {
+  wait_for_completions(min);
+  sched::scheduler().exit_if_killed();
+}
+
+void Ring::wait_for_completions(u32 min) {
   if (min == 0) min = 1;
   sched::Scheduler& s = sched::scheduler();
   sched::Task* self = s.current();
@@ -284,24 +294,22 @@ void Ring::wait_completions(u32 min) {
   // The server may have gone idle with the submissions that will produce these completions still unread. (The
   // program rang at flush() if it saw the flag then; it may have been set since.)
   atomic_fence(std::memory_order_seq_cst);
-  if ((hdr_->flags.load(std::memory_order_relaxed) & abi::kRingFlagNeedWakeup) != 0) doorbell();
+  if ((hdr_->flags.load(std::memory_order_relaxed) & abi::kRingFlagNeedWakeup) != 0) ring_doorbell();
   s.block();
   {
     IrqSpinGuard g(lock_);
     if (waiter_ == self) waiter_ = nullptr;  // woken for another reason
   }
-  s.exit_if_killed();
 }
 
 // --- Validation -----------------------------------------------------------------------------------------------------
 
 Result<u8*> Ring::user_buffer(u64 addr, u64 len) const {
   if (len == 0) return static_cast<u8*>(nullptr);
-  const auto base = reinterpret_cast<uptr>(heap_);
   u64 end = 0;
   if (__builtin_add_overflow(addr, len, &end)) return Error::out_of_range;
-  if (addr < base || end > base + heap_bytes_) return Error::out_of_range;
-  return reinterpret_cast<u8*>(static_cast<uptr>(addr));
+  if (addr < user_base_ || end > user_base_ + heap_bytes_) return Error::out_of_range;
+  return heap_ + (addr - user_base_);
 }
 
 namespace {

@@ -454,7 +454,13 @@ void Scheduler::wake_locked(RunQueue* rq, Task* t) {
       kick_idle_cpu(rq);
       break;
     case TaskState::ready:
-    case TaskState::running: t->wake_pending_ = true; break;
+    case TaskState::running:
+      t->wake_pending_ = true;
+      // A killed task running on another CPU ends at its next kernel entry. A program that only polls its ring
+      // makes none: wake that CPU, which on bare metal interrupts ring-3 code (hosted, the program's hooks are
+      // kernel entries, and waking a busy CPU does nothing).
+      if (t->killed_.load(std::memory_order_relaxed) && t->cpu_ != Platform::current_cpu()) Platform::cpu_wake(t->cpu_);
+      break;
     case TaskState::exited: break;
   }
 }

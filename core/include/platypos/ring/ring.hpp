@@ -44,6 +44,8 @@ class Ring : public ListNode<RingListTag> {
   void destroy();
 
   abi::RingHeader* header() const { return hdr_; }
+  // The shared region's size (the header, SQ and CQ; whole pages): what a program's page tables map.
+  u64 region_bytes() const { return kPageSize << region_order_; }
   sched::ProcessId pid() const { return pid_; }
 
   struct Stats {
@@ -90,8 +92,19 @@ class Ring : public ListNode<RingListTag> {
   void wake_waiter_if_satisfied();
 
   // --- The system calls (from the program's task) ---
+  // As a program's hook calls them in a kernel task: a killed task ends inside (exit_if_killed).
   void doorbell();
   void wait_completions(u32 min);
+  // As a trap handler calls them (bare metal, ring 3): they never end the calling task; the handler checks whether
+  // it was killed and leaves user mode its own way (it has an address space to switch away from first).
+  void ring_doorbell();
+  void wait_for_completions(u32 min);
+
+  // Where the program sees its memory (the `heap` given to create()): buffer addresses in entries are taken
+  // relative to this. By default the kernel's own address of it (hosted: one address space); a ring-3 program
+  // maps it elsewhere in its own page tables.
+  void set_user_base(u64 base) { user_base_ = base; }
+  u64 user_base() const { return user_base_; }
 
   // The serving kernel core's task (doorbell and observer callbacks wake it).
   void set_server(RingServer* s) { server_ = s; }
@@ -153,6 +166,7 @@ class Ring : public ListNode<RingListTag> {
   u32 cq_head_seen_ = 0;  // the program's cq_head, as last read
   u8* heap_ = nullptr;
   u64 heap_bytes_ = 0;
+  u64 user_base_ = 0;  // where the program sees heap_
   RingServer* server_ = nullptr;
   Entry entry_ = nullptr;
   abi::ProgramEnv* env_ = nullptr;

@@ -42,6 +42,8 @@ class Task : public ListNode<QueueTag>, public ListNode<SleepTag>, public ListNo
   Process* process() const { return process_; }
   TaskState state() const { return state_; }
   CpuId cpu() const { return cpu_; }
+  // Its process is exiting: it ends at its next entry into the scheduler (or, in ring 3, into the kernel).
+  bool killed() const { return killed_.load(std::memory_order_relaxed); }
 
   struct Stats {
     u64 dispatches = 0;   // times it was switched in

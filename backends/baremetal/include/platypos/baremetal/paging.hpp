@@ -1,7 +1,8 @@
 #pragma once
 // The kernel's address space (x86_64, 4-level paging):
 //
-//   0x0000000000000000 ..       nothing mapped (user space, later); null and small pointers fault
+//   0x0000000000000000 ..       user space: nothing in the kernel's tables; a process's own tables map its
+//                               program there (user_abi.hpp); null and small pointers fault
 //   0xffff800000000000 + phys   direct map of physical memory, 2 MiB pages, read/write, never executable:
 //                               [0, max(4 GiB, end of the highest RAM range)) rounded up to 1 GiB, at most
 //                               kDirectMapMaxBytes. 2 MiB pages that hold no RAM (MMIO holes: the local APIC, the
@@ -27,6 +28,13 @@ inline constexpr u64 kDirectMapMaxBytes = 64 * GiB;
 // Builds the kernel's page tables from the boot memory map and switches to them. RAM beyond kDirectMapMaxBytes
 // stays unmapped (with a warning); boot_memory_map() then reports it as reserved, so no allocator hands it out.
 void init(std::span<const MemoryRange> map);
+
+// The physical address of the kernel's PML4 (what CR3 holds outside processes). Its upper half (entries 256-511:
+// the direct map and the image) never changes after init(): a process's tables share those entries (user.cpp).
+u64 kernel_root();
+
+// Whether no-execute page-table bits are on (EFER.NXE).
+bool nx_enabled();
 
 // Physical memory [0, direct_map_size()) is reachable through phys_to_virt().
 u64 direct_map_size();
