@@ -42,8 +42,8 @@ test-tsan:
     cmake --build --preset hosted-tsan
     ctest --preset hosted-tsan
 
-# The long budgets (CI runs this after `just test`): ASan+UBSan, TSan, every fuzzer for FUZZ_SECONDS, schedule exploration, and SEEDS seeds of fault-injection exploration of the default scenario (its echo run shortened to 300 requests to fit CI). SEEDS is 500, not 2000, while the bug exploration found at seed 653 is open (a parked operation never woken after an injected allocation failure; see the open issue): `just explore 2000 --program-args 'echo_count=300'` reproduces it
-test-all fuzz_seconds="60" seeds="500":
+# The long budgets (CI runs this after `just test`): ASan+UBSan, TSan, every fuzzer for FUZZ_SECONDS, schedule exploration, and SEEDS seeds of fault-injection exploration of the default scenario (its echo run shortened to 300 requests to fit CI)
+test-all fuzz_seconds="60" seeds="2000":
     time just test-asan
     time just test-tsan
     time just fuzz {{fuzz_seconds}}
@@ -91,7 +91,7 @@ trace-picture out="docs/sim-trace.png" from="20ms" to="21ms":
     gnuplot build/sim-trace.gp
     @echo "wrote {{out}}"
 
-# Boot the kernel in QEMU, serial console here. No flags: the default example programs (echo, log shipping) as processes on 4 CPUs; or just run --example NAME (echo, logship, objstore, demo) [--cpus N] [--memory SIZE] [--append 'ktest'] [--trace FILE]
+# Boot the kernel in QEMU, serial console here. No flags: the default example programs (echo, log shipping) as processes on 4 CPUs; or just run --example NAME (echo, logship, objstore, demo; ring-3 tests faults, isolation, bench) [--cpus N] [--memory SIZE] [--append 'ktest'] [--trace FILE]
 [positional-arguments]
 run *args: (_build "baremetal") _runner
     if [ $# -eq 0 ]; then set -- --example default; fi; \

@@ -31,7 +31,8 @@ class Args {
     std::string_view v;
     return find(key, &v);
   }
-  // A decimal value (with an optional k/m/g suffix: 4k = 4000, 8m = 8'000'000), or `fallback` when absent.
+  // A decimal value (with an optional k/m/g suffix: 4k = 4000, 8m = 8'000'000) or a hexadecimal one (0x1f, up to
+  // 16 digits), or `fallback` when absent.
   std::uint64_t u64_or(std::string_view key, std::uint64_t fallback) const {
     std::string_view v;
     if (!find(key, &v)) return fallback;
@@ -65,6 +66,19 @@ class Args {
 
   static bool parse_u64(std::string_view s, std::uint64_t* out) {
     if (s.empty()) return false;
+    if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+      // Hexadecimal (an address): 1 to 16 digits, no suffix.
+      s.remove_prefix(2);
+      if (s.size() > 16) return false;
+      std::uint64_t v = 0;
+      for (char c : s) {
+        const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0) return false;
+        v = v << 4 | static_cast<std::uint64_t>(d);
+      }
+      *out = v;
+      return true;
+    }
     std::uint64_t scale = 1;
     switch (s.back()) {
       case 'k': scale = 1'000; break;

@@ -76,6 +76,7 @@ struct Options {
   std::string machine = "pc";
   std::string qemu = "qemu-system-x86_64";
   std::vector<std::string> qemu_args;
+  bool icount = false;  // --icount: QEMU's -icount shift=0 (virtual time counts instructions)
   bool timestamps = false;
   bool symbolize = true;
   bool print_command = false;
@@ -361,6 +362,10 @@ std::vector<std::string> qemu_command(const Options& opt, unsigned gdb_port) {
     cmd.push_back("tcp:127.0.0.1:" + std::to_string(gdb_port));
     cmd.push_back("-S");
   }
+  if (opt.icount) {
+    cmd.push_back("-icount");
+    cmd.push_back("shift=0");
+  }
   cmd.insert(cmd.end(), opt.qemu_args.begin(), opt.qemu_args.end());
   return cmd;
 }
@@ -566,16 +571,22 @@ int main(int argc, char** argv) {
   app.add_option("-a,--append", opt.append, "Kernel command line, e.g. 'ktest' or 'ktest=interrupts'");
   CLI::Option* cpus_option = app.get_option("--cpus");
   app.add_option("-e,--example", opt.examples,
-                 "Run example programs as processes (the kernel's run=SET): echo, logship, objstore, faults, demo, or "
-                 "default (echo, then logship); repeatable, in order. Gives 4 CPUs unless --cpus says otherwise "
-                 "(10 for demo)")
-      ->check(CLI::IsMember({"default", "echo", "logship", "objstore", "faults", "demo"}));
+                 "Run example programs as processes (the kernel's run=SET): echo, logship, objstore, demo, or "
+                 "default (echo, then logship); the kernel's ring-3 tests faults (processes that must be killed), "
+                 "isolation (one process reaching for another's memory), bench (ring round trip against syscall, in "
+                 "TSC cycles); repeatable, in order. Gives 4 CPUs unless --cpus says otherwise (10 for demo)")
+      ->check(CLI::IsMember({"default", "echo", "logship", "objstore", "faults", "isolation", "bench", "demo"}));
   app.add_option("-t,--timeout", opt.timeout_s,
                  "Seconds before QEMU is killed (0: never; default 60, none with --debug)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--machine", opt.machine, "QEMU machine type (pc, q35)")->capture_default_str();
   app.add_option("--qemu", opt.qemu, "QEMU executable")->capture_default_str();
   app.add_option("--qemu-arg", opt.qemu_args, "Extra argument for QEMU (repeatable)");
+  CLI::Option* icount_option =
+      app.add_flag("--icount,!--no-icount", opt.icount,
+                   "QEMU -icount shift=0: virtual time advances one nanosecond per guest instruction, so TSC cycles "
+                   "count instructions and repeat exactly from run to run (slower; on by default for --example "
+                   "bench)");
   app.add_flag("--timestamps", opt.timestamps, "Prefix each console line with seconds since QEMU started");
   app.add_flag("!--no-symbolize", opt.symbolize, "Leave backtrace addresses as they are");
   app.add_flag("--print-command", opt.print_command, "Print the QEMU command line");
@@ -606,6 +617,8 @@ int main(int argc, char** argv) {
       if (!sets.empty()) sets += ',';
       sets += e == "default" ? "echo,logship" : e;
       demo = demo || e == "demo";
+      // Cycle counts that measure the code, not the host's load: instruction-counted time.
+      if (e == "bench" && icount_option->count() == 0) opt.icount = true;
     }
     if (!opt.append.empty()) opt.append += ' ';
     opt.append += "run=" + sets;

@@ -154,32 +154,6 @@ std::span<const FirmwareRange> firmware_map() { return {g_firmware, g_firmware_c
 
 void reserve(u64 base, u64 size) { add_range(base, size, MemoryType::reserved); }
 
-u64 hold_low_memory(u64 size, u64 limit) {
-  constexpr u64 kPage = 4096;
-  u64 best = 0;
-  for (usize i = 0; i < g_range_count; ++i) {
-    const MemoryRange& r = g_ranges[i];
-    if (r.type != MemoryType::free_ram) continue;
-    const u64 end = (r.end() < limit ? r.end() : limit) & ~(kPage - 1);
-    const u64 low = r.base < kPage ? kPage : (r.base + kPage - 1) & ~(kPage - 1);
-    // Highest candidates first, a page lower each time the window hits another range.
-    for (u64 top = end; top >= low + size && top > best + size; top -= kPage) {
-      const u64 base = top - size;
-      bool clear = true;
-      for (usize j = 0; j < g_range_count && clear; ++j) {
-        const MemoryRange& o = g_ranges[j];
-        clear = o.type == MemoryType::free_ram || o.end() <= base || o.base >= top;
-      }
-      if (clear) {
-        best = base;
-        break;
-      }
-    }
-  }
-  if (best != 0) add_range(best, size, MemoryType::acpi_reclaimable);
-  return best;
-}
-
 std::span<const MemoryRange> memory_map() { return {g_ranges, g_range_count}; }
 
 u64 usable_bytes() {

@@ -38,16 +38,6 @@ std::span<const MemoryRange> memory_map();
 // direct map).
 void reserve(u64 base, u64 size);
 
-// Finds the highest `size` bytes (whole pages) of free RAM below `limit`, above page 0 (the real-mode interrupt
-// table and BIOS data) and clear of every other range of the map, and keeps them out of the allocators: they are
-// marked reclaimable boot memory in memory_map(), which the RangePool keeps but does not hand to the buddy
-// allocator, so the caller can retag them in the pool (RangePool::retag) once it exists. Returns the base, or 0
-// when no such range exists. Before KernelMemory::init() only.
-//
-// (A stopgap: KernelMemory::init() hands all free RAM to the buddy allocator, so nothing can be allocated from the
-// pool with an address limit after it; the SMP trampoline needs a page below 1 MiB.)
-u64 hold_low_memory(u64 size, u64 limit);
-
 // Total bytes of type-1 (available) RAM in the firmware map.
 u64 usable_bytes();
 

@@ -8,7 +8,7 @@
 //   paging          the kernel's own tables: direct map sized to the memory map, W^X image, stack guard pages
 //   PIC, APIC       legacy PICs remapped and masked; local APIC on
 //   clock           TSC and APIC timer calibrated against the PIT; then interrupts on
-//   memory          the allocators (the SMP trampoline's pages below 1 MiB held back first)
+//   memory          the allocators (the SMP trampoline's pages below 1 MiB taken from the RangePool first)
 //
 // Then the banner, the boot self-checks, the application processors (smp.hpp: each comes up and waits in its idle
 // loop for work, such as a scheduler's run_cpu()), and whatever the command line asks for:
@@ -120,7 +120,8 @@ alignas(KernelMemory) constinit unsigned char g_memory_storage[sizeof(KernelMemo
 // the kernel heap installed.
 void init_memory() {
   auto* m = new (g_memory_storage) KernelMemory(DirectMap(reinterpret_cast<uptr>(Platform::phys_to_virt(0))));
-  const BuddyHandover h = m->init(Platform::boot_memory_map()).expect("physical memory set-up");
+  const EarlyAllocation early[] = {smp::trampoline_allocation()};
+  const BuddyHandover h = m->init(Platform::boot_memory_map(), early).expect("physical memory set-up");
   print("memory: buddy allocator manages {} in {} regions; state {} KiB, pool bookkeeping {} KiB\n",
         size_text(h.managed_bytes).c_str(), h.regions, h.metadata_bytes / KiB,
         m->pool().bookkeeping_pages() * kPageSize / KiB);
@@ -278,7 +279,6 @@ extern "C" void platypos_kernel_main(platypos::u32 multiboot_magic, platypos::u3
   Platform::irq_enable();
 
   print_banner();
-  smp::hold_trampoline();
   init_memory();
   run_self_checks();
   smp::start_application_processors();

@@ -17,13 +17,7 @@ extern "C" char __data_start[];
 namespace platypos::baremetal::paging {
 namespace {
 
-constexpr u64 kPresent = 1u << 0;
-constexpr u64 kWritable = 1u << 1;
-constexpr u64 kWriteThrough = 1u << 3;
-constexpr u64 kCacheDisable = 1u << 4;
-constexpr u64 kHuge = 1u << 7;
-constexpr u64 kNoExecute = u64{1} << 63;
-constexpr u64 kAddressMask = 0x000ffffffffff000;
+using namespace pte;
 
 constexpr u64 kHugePage = 2 * MiB;
 constexpr usize kEntries = 512;

@@ -4,6 +4,7 @@
 #include "user.hpp"
 
 #include <platypos/baremetal/smp.hpp>
+#include <platypos/base/format.hpp>
 #include <platypos/base/log.hpp>
 #include <platypos/base/print.hpp>
 #include <platypos/base/units.hpp>
@@ -35,6 +36,11 @@ constexpr u32 kMaxMembers = 4;
 constexpr cap::Rights kChannelRights =
     cap::Rights::read | cap::Rights::write | cap::Rights::transfer | cap::Rights::duplicate | cap::Rights::wait;
 
+// What a member's exit code must be for its set to pass: 0, or the kernel's code for a process killed by a CPU
+// exception in ring 3, -(1000 + vector).
+constexpr i64 kKilledByPageFault = -1014;
+constexpr i64 kKilledByInvalidOpcode = -1006;
+
 // One launch of a set: a program, its command line, and which ends of the set's channels it gets (in order).
 struct Member {
   const char* label;
@@ -43,6 +49,10 @@ struct Member {
   const char* args;
   // Initial handles: channel endpoints, numbered 2*c (end a of channel c) and 2*c+1 (end b); -1 ends the list.
   int ends[3];
+  i64 expect = 0;  // its exit code when all is well
+  // The isolation test: the args get " peer_memory=0x..." appended, the kernel address of the set's first member's
+  // program memory (launched first; waited for until its address space exists).
+  bool peer_memory = false;
 };
 
 struct Set {
@@ -79,13 +89,27 @@ constexpr Set kSets[] = {
      3,
      3},
     {"faults",
-     "t-user-fault: processes touching kernel memory, unmapped memory, and an invalid opcode (each killed)",
+     "t-user-fault: processes touching kernel memory, unmapped memory, and an invalid opcode (each must be killed)",
      0,
-     {{"t-user-fault kernel", "t-user-fault", kProgramMemory, "what=kernel", {-1, -1, -1}},
-      {"t-user-fault other", "t-user-fault", kProgramMemory, "what=other", {-1, -1, -1}},
-      {"t-user-fault ud", "t-user-fault", kProgramMemory, "what=ud", {-1, -1, -1}}},
+     {{"t-user-fault kernel", "t-user-fault", kProgramMemory, "what=kernel", {-1, -1, -1}, kKilledByPageFault},
+      {"t-user-fault other", "t-user-fault", kProgramMemory, "what=other", {-1, -1, -1}, kKilledByPageFault},
+      {"t-user-fault ud", "t-user-fault", kProgramMemory, "what=ud", {-1, -1, -1}, kKilledByInvalidOpcode}},
      3,
      3},
+    {"isolation",
+     "t-user-peer: a process reaching for another process's memory (must be refused, then killed; the other unharmed)",
+     1,
+     {{"t-user-peer victim", "t-user-peer", kProgramMemory, "role=victim", {0, -1, -1}},
+      {"t-user-peer attacker", "t-user-peer", kProgramMemory, "role=attacker", {1, -1, -1}, kKilledByPageFault,
+       true}},
+     2,
+     2},
+    {"bench",
+     "t-syscall-bench: a ring round trip against a syscall round trip, in TSC cycles",
+     0,
+     {{"t-syscall-bench", "t-syscall-bench", kProgramMemory, "rounds=2000", {-1, -1, -1}}},
+     1,
+     1},
     {"demo", "every example at once, wired together, and a verdict", 0, {{"demo", "demo", kDemoMemory, "", {-1, -1, -1}}},
      1, 9},
 };
@@ -149,8 +173,28 @@ void run_set(World* w, const Set& set) {
       ep->retain();  // the capability's own reference, moved into the process on success
       caps[n++] = cap::Capability{ep, kChannelRights, ep->epoch()};
     }
+    char args[160];
+    usize args_len = format_to(args, sizeof args, "{}", m.args);
+    if (m.peer_memory) {
+      // The first member's memory, as the kernel addresses it: known once its core has built its address space.
+      const void* peer = nullptr;
+      const u64 until = Platform::now_ns() + kSetDeadlineNs;
+      while (started[0].get() != nullptr && (peer = user::program_memory(started[0]->pid())) == nullptr &&
+             !started[0]->exited() && Platform::now_ns() < until) {
+        w->sched->sleep_for(kPollNs);
+      }
+      if (peer == nullptr) {
+        for (usize k = 0; k < n; ++k) caps[k].object->release();
+        print("run: {}: FAIL: cannot launch {}: {} never had an address space\n", set.name, m.label,
+              set.members[0].label);
+        ++w->failures;
+        continue;
+      }
+      args_len = format_to(args, sizeof args, "{} peer_memory={:#x}", m.args, reinterpret_cast<uptr>(peer));
+    }
+    if (args_len >= sizeof args) args_len = sizeof args - 1;  // (format_to truncates; the sets' args are short)
     auto p = w->runtime->launch(
-        {.program = m.program, .cores = 1, .memory_bytes = m.memory, .args = std::string_view(m.args)},
+        {.program = m.program, .cores = 1, .memory_bytes = m.memory, .args = std::string_view(args, args_len)},
         std::span(caps, n));
     if (p.is_error()) {
       for (usize k = 0; k < n; ++k) caps[k].object->release();
@@ -175,8 +219,13 @@ void run_set(World* w, const Set& set) {
       ++w->failures;
     }
     const i64 code = p->exit_code();
-    print("run: {}: {} exited with {}\n", set.name, set.members[i].label, code);
-    if (code != 0) ++w->failures;
+    const i64 expect = set.members[i].expect;
+    if (code == expect) {
+      print("run: {}: {} exited with {}{}\n", set.name, set.members[i].label, code, expect != 0 ? ", as expected" : "");
+    } else {
+      print("run: {}: FAIL: {} exited with {}, expected {}\n", set.name, set.members[i].label, code, expect);
+      ++w->failures;
+    }
     started[i].reset();
   }
   // Children the programs spawned (the log-apps, the demo's) are theirs to wait for; a set ends with all gone.
@@ -217,17 +266,22 @@ void init_task(void* arg) {
 alignas(Scheduler) constinit unsigned char g_scheduler[sizeof(Scheduler)] = {};
 alignas(ring::Runtime) constinit unsigned char g_runtime[sizeof(ring::Runtime)] = {};
 
-// Checks `text` (the value of run=); prints what is wrong.
+// Checks `text` (the value of run=); prints what is wrong, with the sets there are.
 bool valid_sets(std::string_view text) {
+  char known[128];
+  usize len = 0;
+  for (const Set& s : kSets)
+    len += format_to(known + len, sizeof known - len, "{}{}", len == 0 ? "" : ", ", s.name);
+  const std::string_view known_sets(known, len);
   if (text.empty()) {
-    log_error("run: empty set list (known sets: echo, logship, objstore, faults, demo)");
+    log_error("run: empty set list (known sets: {})", known_sets);
     return false;
   }
   std::string_view rest = text;
   while (!rest.empty()) {
     const std::string_view name = next_name(rest);
     if (find_set(name) == nullptr) {
-      log_error("run: unknown set '{}' (known: echo, logship, objstore, faults, demo)", name);
+      log_error("run: unknown set '{}' (known: {})", name, known_sets);
       return false;
     }
   }

@@ -26,6 +26,7 @@
 #include "user.hpp"
 
 #include <platypos/baremetal/cpu.hpp>
+#include <platypos/baremetal/paging.hpp>
 #include <platypos/baremetal/smp.hpp>
 #include <platypos/base/assert.hpp>
 #include <platypos/base/cmdline.hpp>
@@ -84,9 +85,7 @@ constexpr u64 kTrampolinePages = 4;
 constexpr u64 kTrampolineBytes = kTrampolinePages * kPageSize;
 constexpr u64 kLowMemoryLimit = 1 * MiB;  // a Startup IPI's vector is a page number below 256
 
-constexpr u64 kPresent = 1u << 0;
-constexpr u64 kWritable = 1u << 1;
-constexpr u64 kHuge = 1u << 7;
+using namespace paging::pte;
 
 constexpr u64 kEferLme = 1u << 8;
 
@@ -103,7 +102,8 @@ constexpr u32 kMaxListedCpus = 256;
 constexpr const char* kStageNames[] = {"nothing: it never ran the trampoline", "real mode", "protected mode",
                                        "long mode", "platypos_ap_main, before it checked in"};
 
-constinit u64 g_trampoline = 0;  // physical address, 0 when none could be held
+constinit u64 g_trampoline = 0;  // physical address, 0 when none could be taken
+constinit PhysAddr g_trampoline_taken{};  // KernelMemory::init's answer to trampoline_allocation()
 constinit u64 g_kernel_cr3 = 0;
 constinit std::atomic<bool> g_ap_alive{false};
 constinit std::atomic<u32> g_ap_stage{0};
@@ -226,7 +226,10 @@ bool start_ap(CpuId cpu, u32 apic_id, bool skip_sipi) {
 
 }  // namespace
 
-void hold_trampoline() { g_trampoline = boot_info::hold_low_memory(kTrampolineBytes, kLowMemoryLimit); }
+EarlyAllocation trampoline_allocation() {
+  // Not page 0 (the real-mode interrupt table; and vector 0 would read as "none"), below 1 MiB.
+  return {MemoryType::smp_trampoline, kTrampolineBytes, kLowMemoryLimit - 1, kPageSize, &g_trampoline_taken};
+}
 
 void start_application_processors() {
   u32 ids[kMaxListedCpus];
@@ -238,15 +241,11 @@ void start_application_processors() {
   const u32 me = this_cpu().apic_id;
   print("smp: {} processor{} in the ACPI MADT; boot cpu 0 is local APIC id {}\n", listed, listed == 1 ? "" : "s", me);
   if (listed == 1) return;
+  g_trampoline = g_trampoline_taken.value();
   if (g_trampoline == 0) {
     log_error("smp: no free RAM below 1 MiB for the AP trampoline: running on the boot cpu only");
     return;
   }
-  // Record the held pages as what they are (hold_low_memory() kept them from the buddy allocator).
-  KernelMemory::instance()
-      ->pool()
-      .retag(PhysAddr(g_trampoline), kTrampolineBytes, MemoryType::smp_trampoline)
-      .expect("tagging the SMP trampoline in the RangePool");
   build_trampoline();
   print("smp: trampoline at {:#x} (Startup IPI vector {:#x})\n", g_trampoline, g_trampoline >> 12);
 

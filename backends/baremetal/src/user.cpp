@@ -49,12 +49,7 @@ namespace {
 
 using namespace user_abi;
 
-// Page-table entry bits (Intel SDM vol. 3, 4-level paging).
-constexpr u64 kPresent = 1u << 0;
-constexpr u64 kWritable = 1u << 1;
-constexpr u64 kUser = 1u << 2;
-constexpr u64 kNoExecute = u64{1} << 63;
-constexpr u64 kAddressMask = 0x000ffffffffff000;
+using namespace paging::pte;
 
 // MSRs of the syscall instruction.
 constexpr u32 kMsrStar = 0xc0000081;
@@ -247,6 +242,17 @@ Result<AddressSpace*> acquire_space(sched::Process& p, const abi::ProgramEnv& en
   *free_slot = SpaceSlot{p.id(), as, 1};
   return as;
 }
+
+}  // namespace
+
+const void* program_memory(sched::ProcessId pid) {
+  IrqSpinGuard g(g_spaces_lock);
+  for (const SpaceSlot& s : g_spaces)
+    if (s.pid == pid && s.space != nullptr) return s.space->memory;
+  return nullptr;
+}
+
+namespace {
 
 void release_space(sched::ProcessId pid) {
   IrqSpinGuard g(g_spaces_lock);

@@ -21,6 +21,7 @@
 #include "trap.hpp"
 
 #include <platypos/abi/program.hpp>
+#include <platypos/sched/scheduler.hpp>
 
 #include <span>
 
@@ -40,6 +41,11 @@ std::span<const abi::ProgramDescriptor* const> programs();
 void on_entry_from_user();
 void on_return_to_user();
 [[noreturn]] void on_user_exception(const TrapFrame& frame);
+
+// The kernel's address (direct map) of a process's program memory, once one of its cores has built its address
+// space; null before that and after the process is gone. For the isolation test (run=isolation), which hands it to
+// another process as the address it must not be able to reach.
+const void* program_memory(sched::ProcessId pid);
 
 // Counters since boot (the `run` report).
 struct Stats {

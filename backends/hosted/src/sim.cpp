@@ -149,9 +149,14 @@ void SimMachine::sched_point(SchedPoint p) {
   const bool spinning = p == SchedPoint::spin_wait || p == SchedPoint::ring_poll;
   c.clock += spinning ? config_.relax_cost_ns : config_.point_cost_ns;
   if (spinning) {
-    // Spinning only ends when something else happens: jump to that moment (or to our own timer).
+    // Spinning only ends when something else happens: jump to that moment (or to our own timer), but not further
+    // than the spinner could go without looking at the clock itself (config_.max_spin_skip_ns).
     u64 target = next_event_after(c);
     if (t_irq_enabled && c.deadline != 0 && c.deadline < target) target = c.deadline;
+    if (target != kNoEvent && config_.max_spin_skip_ns != 0 && target - c.clock > config_.max_spin_skip_ns &&
+        target > c.clock) {
+      target = c.clock + config_.max_spin_skip_ns;
+    }
     if (target == kNoEvent) {
       // Nothing else can happen. A bounded poll (a ring server's spin before it blocks) gives up by itself soon; a
       // spin that goes on and on waits for something that will never come.

@@ -15,8 +15,13 @@ KernelMemory::~KernelMemory() {
   }
 }
 
-Result<BuddyHandover> KernelMemory::init(std::span<const MemoryRange> boot_map) {
+Result<BuddyHandover> KernelMemory::init(std::span<const MemoryRange> boot_map,
+                                         std::span<const EarlyAllocation> early) {
   PLATYPOS_TRY(pool_.init(boot_map));
+  for (const EarlyAllocation& e : early) {
+    const Result<PhysAddr> r = pool_.allocate(e.type, e.bytes, kPageSize, e.max_addr, e.min_addr);
+    *e.base = r.has_value() ? *r : PhysAddr(0);
+  }
   handover_ = PLATYPOS_TRY(hand_free_ram_to_buddy(pool_, buddy_, kRegionSlots));
   boot_free_pages_ = pages_.free_pages();
   install_kernel_heap(&heap_);

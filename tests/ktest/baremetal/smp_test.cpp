@@ -35,6 +35,27 @@ void on_every_ap(void (*fn)(void*), void* arg) {
   for (CpuId c = 1; c < cpus(); ++c) smp::wait_for_cpu(c);
 }
 
+// The trampoline's pages came from the RangePool (KernelMemory::init's early allocations): they show in its map as
+// one smp_trampoline range below 1 MiB, above page 0, and nowhere else (the buddy allocator never had them).
+KTEST(smp, trampoline_pages_are_in_the_range_pool) {
+  KernelMemory* m = KernelMemory::instance();
+  KASSERT_TRUE(m != nullptr);
+  u32 ranges = 0;
+  u64 base = 0;
+  u64 bytes = 0;
+  m->pool().for_each([&](const MemoryRange& r) {
+    if (r.type != MemoryType::smp_trampoline) return;
+    ++ranges;
+    base = r.base;
+    bytes = r.size;
+  });
+  KEXPECT_EQ(ranges, 1u);
+  KEXPECT_EQ(bytes, 4 * kPageSize);
+  KEXPECT_GE(base, kPageSize);
+  KEXPECT_LE(base + bytes, 1 * MiB);
+  KEXPECT_TRUE(m->pool().check_invariants());
+}
+
 KTEST(smp, every_cpu_knows_its_id) {
   if (!several_cpus()) return;
   static std::atomic<u32> seen[kMaxTestCpus];

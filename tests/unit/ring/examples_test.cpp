@@ -558,6 +558,13 @@ TEST(ExamplesSupport, ArgsParse) {
   u64 v = 0;
   EXPECT_FALSE(Args::parse_u64("99999999999999999999", &v));
   EXPECT_FALSE(Args::parse_u64("20000000000g", &v));
+  EXPECT_TRUE(Args::parse_u64("0xffff800000001000", &v));
+  EXPECT_EQ(v, 0xffff800000001000ull);
+  EXPECT_TRUE(Args::parse_u64("0X1f", &v));
+  EXPECT_EQ(v, 31u);
+  EXPECT_FALSE(Args::parse_u64("0x", &v));
+  EXPECT_FALSE(Args::parse_u64("0x1g", &v));
+  EXPECT_FALSE(Args::parse_u64("0x10000000000000000", &v));
   EXPECT_TRUE(Args::parse_u64("4m", &v));
   EXPECT_EQ(v, 4'000'000u);
 }

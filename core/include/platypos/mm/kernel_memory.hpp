@@ -16,6 +16,18 @@
 
 namespace platypos {
 
+// A range a backend needs from the boot memory map before the buddy allocator takes all free RAM: taken from the
+// RangePool (RangePool::allocate: the highest fit at or below max_addr, tagged `type`), so it shows in the pool's
+// map as what it is. *base is the range's start, or 0 when nothing fits (the backend decides whether it can do
+// without: init() does not fail for it).
+struct EarlyAllocation {
+  MemoryType type;
+  u64 bytes;
+  u64 max_addr;  // inclusive: below 1 MiB is 0xfffff
+  u64 min_addr;
+  PhysAddr* base;
+};
+
 class KernelMemory {
  public:
   static constexpr usize kRegionSlots = 64;
@@ -25,9 +37,10 @@ class KernelMemory {
   KernelMemory(const KernelMemory&) = delete;
   KernelMemory& operator=(const KernelMemory&) = delete;
 
-  // Builds the pool from `boot_map`, hands all free RAM to the buddy allocator, installs the kernel heap and this
-  // instance. Fails like RangePool::init and hand_free_ram_to_buddy (nothing is installed then).
-  Result<BuddyHandover> init(std::span<const MemoryRange> boot_map);
+  // Builds the pool from `boot_map`, takes the `early` ranges from it, hands all other free RAM to the buddy
+  // allocator, installs the kernel heap and this instance. Fails like RangePool::init and hand_free_ram_to_buddy
+  // (nothing is installed then).
+  Result<BuddyHandover> init(std::span<const MemoryRange> boot_map, std::span<const EarlyAllocation> early = {});
 
   RangePool& pool() { return pool_; }
   LockedBuddy& pages() { return pages_; }

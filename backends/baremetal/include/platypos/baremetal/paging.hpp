@@ -21,6 +21,19 @@
 
 namespace platypos::baremetal::paging {
 
+// Page-table entry bits (Intel SDM vol. 3, "4-Level Paging"), for every table the kernel builds: its own
+// (paging.cpp), a process's (user.cpp), the SMP trampoline's (smp.cpp).
+namespace pte {
+inline constexpr u64 kPresent = 1u << 0;
+inline constexpr u64 kWritable = 1u << 1;
+inline constexpr u64 kUser = 1u << 2;
+inline constexpr u64 kWriteThrough = 1u << 3;
+inline constexpr u64 kCacheDisable = 1u << 4;
+inline constexpr u64 kHuge = 1u << 7;  // a 2 MiB (PD) or 1 GiB (PDPT) page
+inline constexpr u64 kNoExecute = u64{1} << 63;
+inline constexpr u64 kAddressMask = 0x000ffffffffff000;
+}  // namespace pte
+
 inline constexpr uptr kDirectMapBase = 0xffff800000000000;
 inline constexpr uptr kKernelVirtOffset = 0xffffffff80000000;
 inline constexpr u64 kDirectMapMaxBytes = 64 * GiB;

@@ -55,6 +55,10 @@ struct SimConfig {
   u64 window_ns = 0;                // CPUs within this of the earliest clock are equally eligible to run next
   u64 point_cost_ns = 2;            // virtual time one scheduling point costs (an atomic access, a lock attempt)
   u64 relax_cost_ns = 20;           // cpu_relax(): a pause instruction
+  // A spinning CPU skips ahead to the next thing another CPU does, but by at most this much at a time: the spinner
+  // may be watching the clock too (a ring server's poll window, the deadlines of the operations it serves), so it
+  // must look again at least this often. 0: no limit (a spin jumps straight to the next event).
+  u64 max_spin_skip_ns = 1'000;
   u64 stack_bytes = 256 * 1024;     // each simulated CPU's boot stack
   SimStrategy* strategy = nullptr;  // null: the seeded generator picks among the CPUs within the window
   u64 max_events = 0;               // a run that takes more scheduling points is stuck (a livelock); 0: no limit
