@@ -114,6 +114,10 @@ void trampoline(bctx::transfer_t t) {
 
 }  // namespace
 
+// The pattern at the bottom of every stack context_init() prepares (Context::canary).
+constexpr u64 kStackCanary = 0x57ac'cafe'd00d'f00dull;
+constexpr usize kCanaryWords = 4;
+
 void HostedPlatform::context_init(Context& ctx, void* stack, usize size, ContextEntry entry, void* arg) {
   PLATYPOS_ASSERT(stack != nullptr && size >= 4096, "context stack too small: {} bytes", size);
   PLATYPOS_ASSERT(entry != nullptr, "context without an entry function");
@@ -132,6 +136,8 @@ void HostedPlatform::context_init(Context& ctx, void* stack, usize size, Context
   // redzones of the frames that were live when its last context switched away for good.
   ASAN_UNPOISON_MEMORY_REGION(stack, size);
 #endif
+  ctx.canary = static_cast<u64*>(stack);
+  for (usize i = 0; i < kCanaryWords; ++i) ctx.canary[i] = kStackCanary;
 }
 
 void HostedPlatform::context_stack_released([[maybe_unused]] void* stack, [[maybe_unused]] usize size) {
@@ -146,6 +152,15 @@ void HostedPlatform::context_stack_released([[maybe_unused]] void* stack, [[mayb
 void HostedPlatform::context_switch(Context& from, Context& to) {
   PLATYPOS_ASSERT(to.handle != nullptr, "switching to a context that is running or was never initialized");
   PLATYPOS_ASSERT(&from != &to, "switching a context to itself");
+  if (from.canary != nullptr) {
+    for (usize i = 0; i < kCanaryWords; ++i) {
+      PLATYPOS_ASSERT(from.canary[i] == kStackCanary,
+                      "stack overflow: the context running on [{}, {}) wrote below the end of its stack (a task's "
+                      "stack is 2^stack_order pages: deep recursion, or a large local array?)",
+                      static_cast<const void*>(from.canary),
+                      static_cast<const void*>(reinterpret_cast<char*>(from.canary) + from.stack_size));
+    }
+  }
   SwitchRecord rec{&from, &to};
   void* target = to.handle;
   to.handle = nullptr;  // running now: nobody may switch to it until it suspends again

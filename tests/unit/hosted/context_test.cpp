@@ -102,5 +102,30 @@ TEST_F(HostedContextDeathTest, SwitchingToARunningContextPanics) {
       "switching to a context that is running or was never initialized");
 }
 
+// Runs off the end of its stack (as deep recursion would, where host memory has no guard page), then switches away.
+struct Overflow {
+  Platform::Context main;
+  Platform::Context c;
+  std::byte* stack = nullptr;
+};
+void overflowing_body(void* arg) {
+  auto* o = static_cast<Overflow*>(arg);
+  volatile std::byte* bottom = o->stack;
+  bottom[8] = std::byte{0x42};  // the canary words at the stack's lowest address
+  Platform::context_switch(o->c, o->main);
+}
+
+TEST_F(HostedContextDeathTest, RunningOffTheEndOfTheStackPanicsAtTheNextSwitch) {
+  EXPECT_DEATH(
+      {
+        alignas(16) static std::byte stack[32 * 1024];
+        static Overflow o;
+        o.stack = stack;
+        Platform::context_init(o.c, stack, sizeof stack, &overflowing_body, &o);
+        Platform::context_switch(o.main, o.c);
+      },
+      "stack overflow: the context running on .* wrote below the end of its stack");
+}
+
 }  // namespace
 }  // namespace platypos

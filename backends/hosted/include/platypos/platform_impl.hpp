@@ -26,6 +26,9 @@ struct Context {
   usize stack_size = 0;
   void* asan_fake_stack = nullptr;
   void* tsan_fiber = nullptr;  // ThreadSanitizer's state for this context (PLATYPOS_TSAN_FIBERS builds only)
+  // The lowest words of the stack context_init() gave it, holding a pattern: a task that ran off the end of its
+  // stack overwrote them (host memory has no guard page there), and context_switch() away from it panics.
+  u64* canary = nullptr;
 };
 
 struct IrqState {
