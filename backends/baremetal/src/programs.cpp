@@ -270,8 +270,13 @@ alignas(ring::Runtime) constinit unsigned char g_runtime[sizeof(ring::Runtime)] 
 bool valid_sets(std::string_view text) {
   char known[128];
   usize len = 0;
-  for (const Set& s : kSets)
+  for (const Set& s : kSets) {
     len += format_to(known + len, sizeof known - len, "{}{}", len == 0 ? "" : ", ", s.name);
+    if (len >= sizeof known) {  // truncated (format_to gives the length it wanted)
+      len = sizeof known - 1;
+      break;
+    }
+  }
   const std::string_view known_sets(known, len);
   if (text.empty()) {
     log_error("run: empty set list (known sets: {})", known_sets);

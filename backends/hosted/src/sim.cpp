@@ -153,8 +153,7 @@ void SimMachine::sched_point(SchedPoint p) {
     // than the spinner could go without looking at the clock itself (config_.max_spin_skip_ns).
     u64 target = next_event_after(c);
     if (t_irq_enabled && c.deadline != 0 && c.deadline < target) target = c.deadline;
-    if (target != kNoEvent && config_.max_spin_skip_ns != 0 && target - c.clock > config_.max_spin_skip_ns &&
-        target > c.clock) {
+    if (target != kNoEvent && config_.max_spin_skip_ns != 0 && target > c.clock + config_.max_spin_skip_ns) {
       target = c.clock + config_.max_spin_skip_ns;
     }
     if (target == kNoEvent) {
