@@ -78,16 +78,22 @@ class RingWorld {
                 c->out->exit_codes[i] = procs[i]->exit_code();
               }
               procs.clear();
-              // Let the servers retire the rings of the exited processes, then stop.
-              while (Ring::live_rings() != 0) sched::scheduler().sleep_for(10'000);
-              c->out->end_ns = Platform::now_ns();
-              rt.stop();
-              sched::scheduler().stop();
+              c->out->end_ns = finish(rt);
             },
             &ctx)
         .expect("supervisor");
     out.report = simulate();
     return out;
+  }
+
+  // A supervisor's last act, once every process it launched has exited: lets the servers retire the rings of the
+  // exited processes, then stops them and the scheduler. Returns when the last ring went.
+  static u64 finish(Runtime& rt) {
+    while (Ring::live_rings() != 0) sched::scheduler().sleep_for(10'000);
+    const u64 end = Platform::now_ns();
+    rt.stop();
+    sched::scheduler().stop();
+    return end;
   }
 
   // Runs the machine with whatever tasks the test created (a test with its own supervisor).

@@ -257,9 +257,7 @@ TEST(RingRuntime, ABusyProcessDoesNotStarveAnother) {
             c->light_done_ns = Platform::now_ns();
             sched::scheduler().exit_process(flood->pid()).expect("end the flood");
             (void)cap::wait_signals(*flood, cap::kSignalExited, 0);
-            while (Ring::live_rings() != 0) sched::scheduler().sleep_for(10'000);
-            rt.stop();
-            sched::scheduler().stop();
+            RingWorld::finish(rt);
           },
           &ctx)
       .expect("supervisor");
@@ -308,9 +306,7 @@ TEST(RingRuntime, ASleepEndsOnTimeWhileTheServerPolls) {
             if (c->code == -1) (void)sched::scheduler().exit_process(p->pid(), -9);
             (void)cap::wait_signals(*p, cap::kSignalExited, 0);
             p.reset();
-            while (Ring::live_rings() != 0) sched::scheduler().sleep_for(10'000);
-            rt.stop();
-            sched::scheduler().stop();
+            RingWorld::finish(rt);
           },
           &ctx)
       .expect("supervisor");
