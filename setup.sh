@@ -12,6 +12,7 @@ packages=(
   cmake               # build system (3.25 in Debian 12)
   ninja-build         # generator used by every preset
   pkg-config          # finds liburing
+  python3             # tools/layercheck.py (the include-order check in just test)
   libboost-context-dev  # fibers: task contexts in the hosted backend
   liburing-dev        # io_uring: devices in the hosted backend
   libspdlog-dev       # human-readable logs in the hosted backend

@@ -12,58 +12,33 @@
 #include <platypos/mm/slab.hpp>
 
 #include <benchmark/benchmark.h>
-#include <sys/mman.h>
 
 #include <cstdlib>
 #include <random>
 #include <vector>
 
 #include "bench_main.hpp"
+#include "mm/buddy_fixture.hpp"
 
 namespace platypos {
 namespace {
 
-class HostMemory {
- public:
-  explicit HostMemory(u64 bytes) : size_(bytes) {
-    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) std::abort();
-    base_ = static_cast<std::byte*>(p);
+// Takes every block of `order`, then frees every other one: free blocks of that order whose buddies are taken.
+void fragment(BuddyAllocator& buddy, u32 order) {
+  std::vector<PhysAddr> all;
+  for (;;) {
+    auto a = buddy.alloc(order);
+    if (!a) break;
+    all.push_back(*a);
   }
-  ~HostMemory() { munmap(base_, size_); }
-  DirectMap map() const { return DirectMap(reinterpret_cast<uptr>(base_)); }
-
- private:
-  std::byte* base_;
-  u64 size_;
-};
-
-struct Buddy {
-  explicit Buddy(u64 bytes) : mem(bytes), buddy(mem.map(), regions) {
-    meta.resize(BuddyAllocator::metadata_bytes(bytes));
-    buddy.add_region(PageRange::make(PhysAddr(0), bytes).value(), meta.data()).expect("region");
-  }
-  // Takes every block of `order`, then frees every other one: free blocks of that order whose buddies are taken.
-  void fragment(u32 order) {
-    std::vector<PhysAddr> all;
-    for (;;) {
-      auto a = buddy.alloc(order);
-      if (!a) break;
-      all.push_back(*a);
-    }
-    for (usize i = 0; i < all.size(); i += 2) buddy.free(all[i], order).expect("free");
-  }
-  HostMemory mem;
-  BuddyAllocator::Region regions[1];
-  std::vector<u8> meta;
-  BuddyAllocator buddy;
-};
+  for (usize i = 0; i < all.size(); i += 2) buddy.free(all[i], order).expect("free");
+}
 
 void BM_BuddyAllocFree(benchmark::State& state) {
   const u32 order = static_cast<u32>(state.range(0));
   const bool steady = state.range(1) != 0;
-  Buddy b(256 * MiB);
-  if (steady) b.fragment(order);
+  test::BuddyFixture b(256 * MiB);
+  if (steady) fragment(b.buddy, order);
   for (auto _ : state) {
     auto a = b.buddy.alloc(order);
     benchmark::DoNotOptimize(a);
@@ -75,7 +50,7 @@ BENCHMARK(BM_BuddyAllocFree)->ArgNames({"order", "steady"})->Args({0, 1})->Args(
 
 // A random mix: allocations of orders 0..3 and frees of random live blocks, around half of memory in use.
 void BM_BuddyRandomMixed(benchmark::State& state) {
-  Buddy b(256 * MiB);
+  test::BuddyFixture b(256 * MiB);
   std::mt19937_64 rng(42);
   std::vector<std::pair<PhysAddr, u32>> live;
   live.reserve(1 << 16);
@@ -100,7 +75,7 @@ void BM_BuddyRandomMixed(benchmark::State& state) {
 BENCHMARK(BM_BuddyRandomMixed);
 
 void BM_SlabAllocFree64(benchmark::State& state) {
-  Buddy b(64 * MiB);
+  test::BuddyFixture b(64 * MiB);
   SlabCache cache("bench64", 64, 16, PageSource(b.buddy));
   // Some live objects, so the slab is partial, as in a running kernel.
   std::vector<void*> keep;
@@ -120,7 +95,7 @@ struct Obj64 {
 };
 
 void BM_KernelHeapMakeDestroy64(benchmark::State& state) {
-  Buddy b(64 * MiB);
+  test::BuddyFixture b(64 * MiB);
   KernelHeap heap{PageSource(b.buddy)};
   install_kernel_heap(&heap);
   for (auto _ : state) {
@@ -161,12 +136,12 @@ void BM_InitAllocators16GiB(benchmark::State& state) {
   constexpr u64 kSpan = 0x440000000;
   double overhead = 0;
   u64 managed = 0;
-  auto* warm_mem = cold ? nullptr : new HostMemory(kSpan);
+  auto* warm_mem = cold ? nullptr : new test::TestMemory(kSpan);
   for (auto _ : state) {
-    HostMemory* mem = warm_mem;
+    test::TestMemory* mem = warm_mem;
     if (cold) {
       state.PauseTiming();
-      mem = new HostMemory(kSpan);
+      mem = new test::TestMemory(kSpan);
       state.ResumeTiming();
     }
     RangePool pool(mem->map());

@@ -1,7 +1,8 @@
 // libFuzzer target: the RangePool built from a fuzzed boot memory map (any bases, sizes and types, including
 // overlapping, unaligned, zero-length and wrapping entries), then fuzzed allocate / allocate_at / free / retag calls.
-// Checks: invariants after every operation; a failed operation leaves the map exactly as it was (bookkeeping growth
-// aside); a successful allocation lies inside its constraints, is aligned and tagged as asked.
+// Checks: invariants after every operation; a failed operation (init, allocate, allocate_at, free, retag,
+// hand_over_free_ram) leaves the pool exactly as it was: every range, bookkeeping included, the spare node count and
+// the bookkeeping page count; a successful allocation lies inside its constraints, is aligned and tagged as asked.
 
 #include <platypos/mm/range_pool.hpp>
 
@@ -25,26 +26,32 @@ std::byte* memory() {
 MemoryType firmware_type(u8 b) { return static_cast<MemoryType>(b % 8); }
 MemoryType alloc_type(u8 b) { return static_cast<MemoryType>(16 + b % 8); }  // includes 23: not a type
 
-std::vector<MemoryRange> snapshot(const RangePool& pool) {
-  std::vector<MemoryRange> v;
-  pool.for_each([&](const MemoryRange& r) {
-    if (r.type != MemoryType::pool_bookkeeping) v.push_back(r);
-  });
-  return v;
+// Everything a caller can observe of the pool.
+struct Snapshot {
+  std::vector<MemoryRange> ranges;
+  usize range_count;
+  usize free_nodes;
+  u64 bookkeeping_pages;
+  bool initialized;
+};
+
+Snapshot snapshot(const RangePool& pool) {
+  Snapshot s{{}, pool.range_count(), pool.free_node_count(), pool.bookkeeping_pages(), pool.initialized()};
+  pool.for_each([&](const MemoryRange& r) { s.ranges.push_back(r); });
+  return s;
 }
 
-bool same_ignoring_bookkeeping(const std::vector<MemoryRange>& a, const std::vector<MemoryRange>& b) {
-  // Growth may turn one free page into bookkeeping, splitting a free range: compare free RAM totals and every
-  // non-free range exactly.
-  u64 fa = 0, fb = 0;
-  std::vector<MemoryRange> na, nb;
-  for (const auto& r : a) r.type == MemoryType::free_ram ? fa += r.size : (na.push_back(r), 0);
-  for (const auto& r : b) r.type == MemoryType::free_ram ? fb += r.size : (nb.push_back(r), 0);
-  if (na.size() != nb.size()) return false;
-  for (size_t i = 0; i < na.size(); ++i) {
-    if (na[i].base != nb[i].base || na[i].size != nb[i].size || na[i].type != nb[i].type) return false;
+bool same(const Snapshot& a, const Snapshot& b) {
+  if (a.range_count != b.range_count || a.free_nodes != b.free_nodes || a.bookkeeping_pages != b.bookkeeping_pages ||
+      a.initialized != b.initialized || a.ranges.size() != b.ranges.size()) {
+    return false;
   }
-  return fa == fb || fa == fb + kPageSize;
+  for (size_t i = 0; i < a.ranges.size(); ++i) {
+    const MemoryRange& x = a.ranges[i];
+    const MemoryRange& y = b.ranges[i];
+    if (x.base != y.base || x.size != y.size || x.type != y.type) return false;
+  }
+  return true;
 }
 }  // namespace
 
@@ -67,17 +74,30 @@ extern "C" int LLVMFuzzerTestOneInput(const u8* data, size_t size) {
     map.push_back({base, len, t});
   }
   RangePool pool(DirectMap(reinterpret_cast<uptr>(memory())));
+  const Snapshot empty = snapshot(pool);
   auto init = pool.init(map);
   if (init.is_error()) {
     PLATYPOS_FUZZ_CHECK(init.error() == Error::no_memory);
+    PLATYPOS_FUZZ_CHECK(same(empty, snapshot(pool)));
+    // Everything else fails before init, changing nothing.
+    PLATYPOS_FUZZ_CHECK(pool.allocate(MemoryType::allocated, kPageSize).error() == Error::bad_state);
+    PLATYPOS_FUZZ_CHECK(pool.free(PhysAddr(0), kPageSize).error() == Error::bad_state);
+    PLATYPOS_FUZZ_CHECK(pool.allocate_at(PhysAddr(0), kPageSize, MemoryType::allocated).error() == Error::bad_state);
+    PLATYPOS_FUZZ_CHECK(pool.retag(PhysAddr(0), kPageSize, MemoryType::free_ram).error() == Error::bad_state);
+    PLATYPOS_FUZZ_CHECK(same(empty, snapshot(pool)));
     return 0;
   }
   PLATYPOS_FUZZ_CHECK(pool.check_invariants());
+  {
+    const Snapshot before = snapshot(pool);
+    PLATYPOS_FUZZ_CHECK(pool.init(map).error() == Error::bad_state);
+    PLATYPOS_FUZZ_CHECK(same(before, snapshot(pool)));
+  }
 
   int steps = 0;
   while (!in.done() && steps++ < 512) {
-    const u8 op = in.byte() % 4;
-    const auto before = snapshot(pool);
+    const u8 op = in.byte() % 5;
+    const Snapshot before = snapshot(pool);
     const MemoryType t = alloc_type(in.byte());
     if (op == 0) {
       const u64 sz = in.take<u32>() % (2 * MiB);
@@ -93,15 +113,21 @@ extern "C" int LLVMFuzzerTestOneInput(const u8* data, size_t size) {
         PLATYPOS_FUZZ_CHECK(r->is_aligned(align < kPageSize ? kPageSize : align));
         PLATYPOS_FUZZ_CHECK(pool.total_bytes(t) == before_t + rounded);
       } else {
-        PLATYPOS_FUZZ_CHECK(same_ignoring_bookkeeping(before, snapshot(pool)));
+        PLATYPOS_FUZZ_CHECK(same(before, snapshot(pool)));
       }
+    } else if (op == 4) {
+      // hand_over_free_ram to a type it refuses: nothing handed over, nothing changed.
+      const MemoryType to = in.byte() % 2 ? firmware_type(in.byte()) : MemoryType::pool_bookkeeping;
+      auto r = pool.hand_over_free_ram(to, [](PageRange) { PLATYPOS_FUZZ_CHECK(false); });
+      PLATYPOS_FUZZ_CHECK(r.is_error() && r.error() == Error::invalid_argument);
+      PLATYPOS_FUZZ_CHECK(same(before, snapshot(pool)));
     } else {
       const u64 base = in.byte() % 8 == 0 ? in.take<u64>() : (in.take<u32>() % (kMem / kPageSize)) * kPageSize;
       const u64 sz = in.byte() % 8 == 0 ? in.take<u64>() : (in.take<u16>() % 512) * kPageSize;
       Result<void> r = op == 1   ? pool.free(PhysAddr(base), sz)
                        : op == 2 ? pool.retag(PhysAddr(base), sz, in.byte() % 4 ? t : MemoryType::free_ram)
                                  : pool.allocate_at(PhysAddr(base), sz, t);
-      if (r.is_error()) PLATYPOS_FUZZ_CHECK(same_ignoring_bookkeeping(before, snapshot(pool)));
+      if (r.is_error()) PLATYPOS_FUZZ_CHECK(same(before, snapshot(pool)));
     }
     PLATYPOS_FUZZ_CHECK(pool.check_invariants());
   }

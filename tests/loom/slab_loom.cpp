@@ -20,7 +20,7 @@
 #include <set>
 #include <vector>
 
-#include "mm/test_memory.hpp"
+#include "mm/buddy_fixture.hpp"
 
 namespace platypos::loom {
 namespace {
@@ -37,10 +37,8 @@ test::TestMemory& memory() {
 }
 
 struct HeapFixture : Instance {
-  BuddyAllocator::Region regions[1];
-  std::vector<u8> meta = std::vector<u8>(BuddyAllocator::metadata_bytes(kMemoryBytes));
-  BuddyAllocator buddy{memory().map(), regions};
-  LockedBuddy pages{buddy};
+  test::BuddyFixture unlocked{memory()};  // all of memory() one free region
+  LockedBuddy pages{unlocked.buddy};
   std::unique_ptr<KernelHeap> heap;
   u64 free0 = 0;
   std::set<void*> live;     // every object a CPU holds now (updated between scheduling points: atomic here)
@@ -50,8 +48,7 @@ struct HeapFixture : Instance {
   u64 ops_free = 0;
 
   HeapFixture() {
-    buddy.add_region(PageRange::make(PhysAddr(0), kMemoryBytes).value(), meta.data()).expect("loom buddy region");
-    free0 = buddy.stats().free_pages;
+    free0 = unlocked.buddy.stats().free_pages;
     heap = std::make_unique<KernelHeap>(PageSource(pages));
   }
   // A failed schedule can leave objects live; the heap's destructor would panic on them. Leak it instead (its pages

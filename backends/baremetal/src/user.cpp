@@ -169,8 +169,8 @@ Result<void> load_elf(AddressSpace& as, const UserImage& image) {
   Elf64Header h;
   __builtin_memcpy(&h, image.data, sizeof h);
   if (h.ident[0] != 0x7f || h.ident[1] != 'E' || h.ident[2] != 'L' || h.ident[3] != 'F' || h.ident[4] != 2 ||
-      h.ident[5] != 1 || h.type != 2 || h.machine != 62 || h.phentsize != sizeof(Elf64Phdr) ||
-      h.phoff > image.size || h.phnum > (image.size - h.phoff) / sizeof(Elf64Phdr)) {
+      h.ident[5] != 1 || h.type != 2 || h.machine != 62 || h.phentsize != sizeof(Elf64Phdr) || h.phoff > image.size ||
+      h.phnum > (image.size - h.phoff) / sizeof(Elf64Phdr)) {
     return Error::invalid_argument;
   }
   bool entry_in_text = false;
@@ -205,8 +205,10 @@ Result<void> load_elf(AddressSpace& as, const UserImage& image) {
 
 // --- Address spaces ----------------------------------------------------------------------------------------------
 
-Result<AddressSpace*> build_space(sched::Process& p, const abi::ProgramEnv& env_k) {
-  const UserImage* image = find_user_image(std::string_view(env_k.name));
+// Everything it needs comes from kernel state (the process, its ring), never from the env: that is program memory,
+// and another core of the process may already be running and rewriting it.
+Result<AddressSpace*> build_space(sched::Process& p, const ring::Ring& ring) {
+  const UserImage* image = find_user_image(std::string_view(p.name()));
   if (image == nullptr) return Error::not_found;
   MemoryAccount& account = *p.memory();
   void* mem = PLATYPOS_TRY(account.alloc_bytes(sizeof(AddressSpace)));
@@ -217,8 +219,8 @@ Result<AddressSpace*> build_space(sched::Process& p, const abi::ProgramEnv& env_
   const u64* kernel = table_at(paging::kernel_root());
   for (usize i = 256; i < 512; ++i) table_at(as->root)[i] = kernel[i];
   PLATYPOS_TRY(load_elf(*as, *image));
-  as->memory = static_cast<u8*>(env_k.memory);
-  as->memory_bytes = env_k.memory_bytes;
+  as->memory = ring.memory();
+  as->memory_bytes = ring.memory_bytes();
   // (One buddy block: whole pages, physically contiguous.)
   PLATYPOS_TRY(map_range(*as, kUserMemoryBase, kernel_phys(as->memory), as->memory_bytes, true));
   PLATYPOS_TRY(map_page(*as, kUserClockPage, g_clock_page, false, false));
@@ -226,7 +228,7 @@ Result<AddressSpace*> build_space(sched::Process& p, const abi::ProgramEnv& env_
 }
 
 // The process's address space, built by whichever of its cores comes first; counts the caller as a user.
-Result<AddressSpace*> acquire_space(sched::Process& p, const abi::ProgramEnv& env_k) {
+Result<AddressSpace*> acquire_space(sched::Process& p, const ring::Ring& ring) {
   IrqSpinGuard g(g_spaces_lock);
   SpaceSlot* free_slot = nullptr;
   for (SpaceSlot& s : g_spaces) {
@@ -238,7 +240,7 @@ Result<AddressSpace*> acquire_space(sched::Process& p, const abi::ProgramEnv& en
   }
   PLATYPOS_ASSERT(free_slot != nullptr, "more address spaces than processes");
   // Whatever build_space took before failing stays in the process's memory, returned with it.
-  AddressSpace* as = PLATYPOS_TRY(build_space(p, env_k));
+  AddressSpace* as = PLATYPOS_TRY(build_space(p, ring));
   *free_slot = SpaceSlot{p.id(), as, 1};
   return as;
 }
@@ -273,7 +275,9 @@ void release_space(sched::ProcessId pid) {
 }
 
 // This core's part: its ring, its stack (guard page below: left unmapped), its env as the program sees it.
-Result<u64> map_core(AddressSpace& as, ring::Ring& ring, abi::ProgramEnv& env_k, u32 core, u64* env_user) {
+Result<u64> map_core(AddressSpace& as, ring::Ring& ring, u64* env_user) {
+  const u32 core = ring.program().index;
+  abi::ProgramEnv& env_k = *ring.program().env;
   SpinGuard g(as.lock);
   const u64 ring_va = kUserRingBase + u64{core} * kUserRingStride;
   PLATYPOS_TRY(map_range(as, ring_va, kernel_phys(ring.header()), ring.region_bytes(), true));
@@ -284,11 +288,9 @@ Result<u64> map_core(AddressSpace& as, ring::Ring& ring, abi::ProgramEnv& env_k,
   PLATYPOS_TRY(map_range(as, top - kUserStackBytes, stack.value(), kUserStackBytes, true));
   // The env sits in the program's memory: rewrite it with the program's addresses (the kernel does not read it
   // after launch; the ring keeps its own kernel pointers).
-  const auto in_memory = [&](const void* p) {
-    return kUserMemoryBase + (static_cast<const u8*>(p) - as.memory);
-  };
+  const auto in_memory = [&](const void* p) { return kUserMemoryBase + (static_cast<const u8*>(p) - as.memory); };
   *env_user = in_memory(&env_k);
-  env_k.heap = reinterpret_cast<void*>(in_memory(env_k.heap));
+  env_k.heap = reinterpret_cast<void*>(in_memory(ring.program().heap));
   env_k.memory = reinterpret_cast<void*>(kUserMemoryBase);
   env_k.ring = reinterpret_cast<abi::RingHeader*>(ring_va);
   // The hooks are the program's own (its start code fills them in); the kernel's would be kernel addresses.
@@ -328,7 +330,9 @@ void report_fault(const UserThread& t, const sched::Process& p) {
               exception_mnemonic(t.vector), exception_name(t.vector), t.rip, t.rsp);
   if (t.vector == kVectorPageFault) {
     line.append(", address {:#x} ({}, {}{})", t.cr2, (t.error_code & 1) ? "protection violation" : "not mapped",
-                (t.error_code & 2) ? "write" : (t.error_code & 16) ? "instruction fetch" : "read",
+                (t.error_code & 2)    ? "write"
+                : (t.error_code & 16) ? "instruction fetch"
+                                      : "read",
                 t.cr2 >= paging::kDirectMapBase ? ", kernel memory" : "");
   } else if (t.error_code != 0) {
     line.append(", error code {:#x}", t.error_code);
@@ -341,24 +345,23 @@ void report_fault(const UserThread& t, const sched::Process& p) {
 i64 fault_exit_code(u8 vector) { return -(1000 + static_cast<i64>(vector)); }
 
 // The task body on each of a program's cores (the descriptor's main).
-void program_main(const abi::ProgramEnv* env_const) {
+void program_main(const abi::ProgramEnv*) {
   sched::Scheduler& s = sched::scheduler();
   sched::Task* task = s.current();
   sched::Process& p = *task->process();
-  // The env is the kernel's to fill in until the program starts: this core's, in the program's memory.
-  auto* env = const_cast<abi::ProgramEnv*>(env_const);
-  auto* ring = static_cast<ring::Ring*>(env->syscall_ctx);
-  const u32 core = env->core_index;
+  // The ring and the core come from the task (kernel state), not from the env: other cores of the process may
+  // already run in ring 3, free to rewrite it.
+  auto* ring = static_cast<ring::Ring*>(task->arg());
+  const u32 core = ring->program().index;
   if (task->killed()) return;
-  auto as = acquire_space(p, *env);
+  auto as = acquire_space(p, *ring);
   if (as.is_error()) {
-    log_warn("user: process {:#x} ({}): cannot set up its address space: {}", p.id(), p.name(),
-             error_name(as.error()));
+    log_warn("user: process {:#x} ({}): cannot set up its address space: {}", p.id(), p.name(), error_name(as.error()));
     (void)s.exit_process(p.id(), -static_cast<i64>(as.error()));  // ends this task
     return;
   }
   u64 env_user = 0;
-  auto stack_top = map_core(**as, *ring, *env, core, &env_user);
+  auto stack_top = map_core(**as, *ring, &env_user);
   if (stack_top.is_error()) {
     log_warn("user: process {:#x} ({}) core {}: cannot map its ring and stack: {}", p.id(), p.name(), core,
              error_name(stack_top.error()));

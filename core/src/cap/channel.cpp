@@ -23,6 +23,7 @@ struct Message : ListNode<MessageTag> {
 // What both endpoints share: the lock, the two queues (queue[i] holds the messages endpoint i reads).
 struct ChannelCore {
   SpinLock lock{"channel"};
+  MemoryAccount* payer = nullptr;  // holds a reference; nullptr: the kernel heap
   ChannelEndpoint* ends[2] = {nullptr, nullptr};
   IntrusiveList<Message, MessageTag> queue[2];
   usize queued_bytes[2] = {0, 0};
@@ -44,6 +45,17 @@ constinit ChannelEndpoint::Registered g_registry{&g_registry, &g_registry, nullp
 template <class F>
 void for_each_registered(F&& f) {
   for (ChannelEndpoint::Registered* r = g_registry.next; r != &g_registry; r = r->next) f(*r);
+}
+
+void free_core(ChannelCore* core) {
+  MemoryAccount* payer = core->payer;
+  core->~ChannelCore();
+  if (payer == nullptr) {
+    kernel_heap().free(core, sizeof(ChannelCore), alignof(ChannelCore)).expect("channel core");
+    return;
+  }
+  payer->free_bytes(core, sizeof(ChannelCore));
+  payer->release();
 }
 
 void free_message(Message* m) {
@@ -82,29 +94,29 @@ ChannelEndpoint::~ChannelEndpoint() {
   g_live_endpoints.fetch_sub(1, std::memory_order_relaxed);
 }
 
-Result<ChannelEndpoint::Pair> ChannelEndpoint::create() {
-  KernelHeap& heap = kernel_heap();
-  void* core_mem = PLATYPOS_TRY(heap.alloc(sizeof(ChannelCore), alignof(ChannelCore)));
-  auto undo_core = [&] { heap.free(core_mem, sizeof(ChannelCore), alignof(ChannelCore)).expect("channel core"); };
-  Result<void*> a_mem = heap.alloc(sizeof(ChannelEndpoint), alignof(ChannelEndpoint));
-  if (a_mem.is_error()) {
-    undo_core();
-    return a_mem.error();
-  }
-  Result<void*> b_mem = heap.alloc(sizeof(ChannelEndpoint), alignof(ChannelEndpoint));
-  if (b_mem.is_error()) {
-    heap.free(*a_mem, sizeof(ChannelEndpoint), alignof(ChannelEndpoint)).expect("channel endpoint");
-    undo_core();
-    return b_mem.error();
-  }
+Result<ChannelEndpoint::Pair> ChannelEndpoint::create(MemoryAccount* payer) {
+  // The core is paid like the endpoints; it holds its own reference to the payer until the last end is gone.
+  void* core_mem = payer != nullptr ? PLATYPOS_TRY(payer->alloc_bytes(sizeof(ChannelCore)))
+                                    : PLATYPOS_TRY(kernel_heap().alloc(sizeof(ChannelCore), alignof(ChannelCore)));
   auto* core = new (core_mem) ChannelCore();
-  auto* a = new (*a_mem) ChannelEndpoint(core, 0);
-  auto* b = new (*b_mem) ChannelEndpoint(core, 1);
-  core->ends[0] = a;
-  core->ends[1] = b;
-  a->update_signals(0, kSignalWritable);
-  b->update_signals(0, kSignalWritable);
-  return Pair{Ref<ChannelEndpoint>::adopt(a), Ref<ChannelEndpoint>::adopt(b)};
+  core->payer = payer;
+  if (payer != nullptr) payer->retain();
+  Result<ChannelEndpoint*> a = make_object<ChannelEndpoint>(payer, core, 0u);
+  if (a.is_error()) {
+    free_core(core);
+    return a.error();
+  }
+  Result<ChannelEndpoint*> b = make_object<ChannelEndpoint>(payer, core, 1u);
+  if (b.is_error()) {
+    free_object(*a);
+    free_core(core);
+    return b.error();
+  }
+  core->ends[0] = *a;
+  core->ends[1] = *b;
+  (*a)->update_signals(0, kSignalWritable);
+  (*b)->update_signals(0, kSignalWritable);
+  return Pair{Ref<ChannelEndpoint>::adopt(*a), Ref<ChannelEndpoint>::adopt(*b)};
 }
 
 ChannelEndpoint* ChannelEndpoint::peer_locked() const { return core_->ends[1 - side_]; }
@@ -133,12 +145,8 @@ void ChannelEndpoint::destroy_endpoint(KernelObject* self) {
   }
   // Outside the lock: freeing a message releases the handles it carried, which may close other channels.
   while (Message* m = orphans.pop_front()) free_message(m);
-  ep->~ChannelEndpoint();
-  kernel_heap().free(ep, sizeof(ChannelEndpoint), alignof(ChannelEndpoint)).expect("channel endpoint");
-  if (last) {
-    core->~ChannelCore();
-    kernel_heap().free(core, sizeof(ChannelCore), alignof(ChannelCore)).expect("channel core");
-  }
+  free_object(ep);
+  if (last) free_core(core);
 }
 
 Result<void> ChannelEndpoint::write(HandleTable& table, MemoryAccount& account, std::span<const u8> bytes,

@@ -18,6 +18,8 @@ Result<void> HandleTable::init(MemoryAccount& account, u32 capacity) {
   slots_ = static_cast<Slot*>(storage);
   capacity_ = capacity;
   count_ = 0;
+  reserved_ = 0;
+  closing_ = false;
   for (u32 i = 0; i < capacity; ++i) slots_[i] = Slot{nullptr, Rights::none, 0, 1, i + 2 <= capacity ? i + 2 : 0};
   free_head_ = 1;
   free_tail_ = capacity;
@@ -25,7 +27,13 @@ Result<void> HandleTable::init(MemoryAccount& account, u32 capacity) {
 }
 
 void HandleTable::close_all() {
-  if (!active()) return;
+  {
+    IrqSpinGuard g(lock_);
+    if (!active() || closing_) return;
+    // From here add(), install() and reserve() refuse: whatever is in the table now is all there will be, so the
+    // loop below empties it for good (a handle added meanwhile would be lost with the storage, its object leaked).
+    closing_ = true;
+  }
   // Empty the table under the lock, release the objects after: a release can destroy an object, and destroying a
   // channel endpoint, say, takes the channel's lock.
   for (;;) {
@@ -43,11 +51,14 @@ void HandleTable::close_all() {
   void* storage = slots_;
   {
     IrqSpinGuard g(lock_);
+    PLATYPOS_ASSERT(count_ == 0, "handle table closed with {} handles left", count_);
+    reserved_ = 0;  // an operation still holding some finds the table inactive and drops what it would have added
     slots_ = nullptr;
     capacity_ = 0;
     count_ = 0;
     free_head_ = free_tail_ = 0;
     account_ = nullptr;
+    closing_ = false;
   }
   account->free_bytes(storage, storage_bytes_);
   account->release();
@@ -65,7 +76,7 @@ Result<HandleTable::Slot*> HandleTable::lookup_locked(Handle h) const {
 }
 
 Result<u32> HandleTable::alloc_slot_locked() {
-  if (free_head_ == 0) return Error::no_resources;
+  if (free_head_ == 0 || capacity_ - count_ <= reserved_) return Error::no_resources;
   const u32 index = free_head_ - 1;
   free_head_ = slots_[index].next_free;
   if (free_head_ == 0) free_tail_ = 0;
@@ -109,8 +120,8 @@ bool HandleTable::check_invariants() const {
       return false;
     }
   }
-  if (used != count_) {
-    log_error("handle table: {} slots in use, count says {}", used, count_);
+  if (used != count_ || reserved_ > capacity_ - count_) {
+    log_error("handle table: {} slots in use, count says {}; {} reserved", used, count_, reserved_);
     return false;
   }
   // The free list: only empty slots, no slot twice (at most capacity - count steps), ending at the tail.
@@ -130,11 +141,7 @@ bool HandleTable::check_invariants() const {
   return true;
 }
 
-Result<Handle> HandleTable::add(Ref<KernelObject> object, Rights rights) {
-  if (!valid_rights(rights)) return Error::invalid_argument;
-  IrqSpinGuard g(lock_);
-  if (!active()) return Error::bad_state;
-  const u32 index = PLATYPOS_TRY(alloc_slot_locked());
+Handle HandleTable::fill_slot_locked(u32 index, Ref<KernelObject> object, Rights rights) {
   Slot& s = slots_[index];
   s.epoch = object->epoch();
   s.rights = rights;
@@ -144,11 +151,51 @@ Result<Handle> HandleTable::add(Ref<KernelObject> object, Rights rights) {
   return h;
 }
 
+Result<Handle> HandleTable::add(Ref<KernelObject> object, Rights rights) {
+  if (!valid_rights(rights)) return Error::invalid_argument;
+  IrqSpinGuard g(lock_);
+  if (!active() || closing_) return Error::bad_state;
+  const u32 index = PLATYPOS_TRY(alloc_slot_locked());
+  return fill_slot_locked(index, static_cast<Ref<KernelObject>&&>(object), rights);
+}
+
+Result<HandleTable::Reserved> HandleTable::reserve(u32 n) {
+  IrqSpinGuard g(lock_);
+  if (!active() || closing_) return Error::bad_state;
+  if (n > capacity_ - count_ - reserved_) return Error::no_resources;
+  reserved_ += n;
+  return Reserved{n};
+}
+
+Handle HandleTable::add_reserved(Reserved& r, Ref<KernelObject> object, Rights rights) {
+  PLATYPOS_ASSERT(r.count > 0 && valid_rights(rights), "add_reserved without a reserved slot");
+  {
+    IrqSpinGuard g(lock_);
+    --r.count;
+    if (active() && !closing_) {
+      PLATYPOS_ASSERT(reserved_ > 0, "handle table: reservation lost");
+      --reserved_;
+      const u32 index = alloc_slot_locked().value();
+      return fill_slot_locked(index, static_cast<Ref<KernelObject>&&>(object), rights);
+    }
+    // The table is being closed (its process is gone): the object is dropped like every other handle of it.
+    if (active() && reserved_ > 0) --reserved_;
+  }
+  object.reset();
+  return kInvalidHandle;
+}
+
+void HandleTable::unreserve(Reserved& r) {
+  IrqSpinGuard g(lock_);
+  if (active()) reserved_ -= r.count <= reserved_ ? r.count : reserved_;
+  r.count = 0;
+}
+
 Result<Ref<KernelObject>> HandleTable::get(Handle h, Rights need, ObjectType type) const {
   IrqSpinGuard g(lock_);
   Slot* s = PLATYPOS_TRY(lookup_locked(h));
   if (s->epoch != s->object->epoch()) return Error::revoked;
-  if (static_cast<u8>(type) != 0 && s->object->type() != type) return Error::wrong_type;
+  if (type != ObjectType::any && s->object->type() != type) return Error::wrong_type;
   if (!has_rights(s->rights, need)) {
     PLATYPOS_TRACE(cap_denied, h, static_cast<u64>(s->rights), static_cast<u64>(need));
     return Error::access_denied;
@@ -219,26 +266,31 @@ Result<void> HandleTable::revoke(Handle h) {
 
 Result<void> HandleTable::transfer_out(std::span<const Handle> hs, const KernelObject* forbidden_a,
                                        const KernelObject* forbidden_b, Capability* out) {
+  // Each value is read once, into `index`; the second phase takes exactly the slots the first one checked.
+  u32 index[kMaxTransfer];
+  if (hs.size() > kMaxTransfer) return Error::invalid_argument;
   IrqSpinGuard g(lock_);
   for (usize i = 0; i < hs.size(); ++i) {
-    Slot* s = PLATYPOS_TRY(lookup_locked(hs[i]));
+    const Handle h = hs[i];
+    Slot* s = PLATYPOS_TRY(lookup_locked(h));
     if (s->epoch != s->object->epoch()) return Error::revoked;
     if (!has_rights(s->rights, Rights::transfer)) return Error::access_denied;
     if (s->object == forbidden_a || s->object == forbidden_b) return Error::invalid_argument;
+    index[i] = static_cast<u32>(s - slots_);
     for (usize j = 0; j < i; ++j)
-      if (hs[j] == hs[i]) return Error::invalid_argument;
+      if (index[j] == index[i]) return Error::invalid_argument;
   }
   for (usize i = 0; i < hs.size(); ++i) {
-    Slot& s = slots_[hs[i] & 0xffff];
+    Slot& s = slots_[index[i]];
     out[i] = Capability{nullptr, s.rights, s.epoch};
-    out[i].object = free_slot_locked(hs[i] & 0xffff);  // the reference moves into the capability
+    out[i].object = free_slot_locked(index[i]);  // the reference moves into the capability
   }
   return ok();
 }
 
 Result<void> HandleTable::install(std::span<Capability> caps, Handle* out) {
   IrqSpinGuard g(lock_);
-  if (!active()) return Error::bad_state;
+  if (!active() || closing_) return Error::bad_state;
   if (caps.size() > free_slots()) return Error::no_resources;
   for (usize i = 0; i < caps.size(); ++i) {
     const u32 index = alloc_slot_locked().value();

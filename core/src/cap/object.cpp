@@ -8,6 +8,7 @@ constinit Atomic<u64> g_live_objects{0};
 
 const char* object_type_name(ObjectType t) {
   switch (t) {
+    case ObjectType::any: return "any";
     case ObjectType::channel: return "channel";
     case ObjectType::process: return "process";
     case ObjectType::memory_object: return "memory object";

@@ -13,9 +13,11 @@ namespace platypos::cap {
 
 Event::Event() : KernelObject(ObjectType::event, &destroy_event) {}
 
-void Event::destroy_event(KernelObject* self) { destroy(static_cast<Event*>(self)).expect("event"); }
+void Event::destroy_event(KernelObject* self) { free_object(static_cast<Event*>(self)); }
 
-Result<Ref<Event>> Event::create() { return Ref<Event>::adopt(PLATYPOS_TRY(make<Event>())); }
+Result<Ref<Event>> Event::create(MemoryAccount* payer) {
+  return Ref<Event>::adopt(PLATYPOS_TRY(make_object<Event>(payer)));
+}
 
 Result<void> Event::signal(u32 clear_mask, u32 set_mask) {
   if (((clear_mask | set_mask) & ~kSignalUserMask) != 0) return Error::invalid_argument;
@@ -27,12 +29,10 @@ Result<void> Event::signal(u32 clear_mask, u32 set_mask) {
 
 ProcessObject::ProcessObject(u32 pid) : KernelObject(ObjectType::process, &destroy_process), pid_(pid) {}
 
-void ProcessObject::destroy_process(KernelObject* self) {
-  destroy(static_cast<ProcessObject*>(self)).expect("process object");
-}
+void ProcessObject::destroy_process(KernelObject* self) { free_object(static_cast<ProcessObject*>(self)); }
 
-Result<Ref<ProcessObject>> ProcessObject::create(u32 pid) {
-  return Ref<ProcessObject>::adopt(PLATYPOS_TRY(make<ProcessObject>(pid)));
+Result<Ref<ProcessObject>> ProcessObject::create(u32 pid, MemoryAccount* payer) {
+  return Ref<ProcessObject>::adopt(PLATYPOS_TRY(make_object<ProcessObject>(payer, pid)));
 }
 
 void ProcessObject::mark_exited(i64 code) {
@@ -53,12 +53,10 @@ MemoryObject::~MemoryObject() {
   account_.release();
 }
 
-void MemoryObject::destroy_memory(KernelObject* self) {
-  destroy(static_cast<MemoryObject*>(self)).expect("memory object");
-}
+void MemoryObject::destroy_memory(KernelObject* self) { free_object(static_cast<MemoryObject*>(self)); }
 
 Result<Ref<MemoryObject>> MemoryObject::create(MemoryAccount& account, u64 bytes) {
-  if (bytes == 0 || bytes > kMaxBytes) return Error::invalid_argument;
+  if (bytes == 0 || bytes > abi::kMaxMemoryObjectBytes) return Error::invalid_argument;
   const u64 count = pages_for(bytes);
   auto* list = static_cast<PhysAddr*>(PLATYPOS_TRY(account.alloc_bytes(sizeof(PhysAddr) * count)));
   for (u64 i = 0; i < count; ++i) {
@@ -72,7 +70,7 @@ Result<Ref<MemoryObject>> MemoryObject::create(MemoryAccount& account, u64 bytes
     auto* words = account.direct_map().to_virt<u64>(*p);
     for (u64 w = 0; w < kPageSize / 8; ++w) words[w] = 0;
   }
-  Result<MemoryObject*> made = make<MemoryObject>(account, list, count);
+  Result<MemoryObject*> made = make_object<MemoryObject>(&account, account, list, count);
   if (made.is_error()) {
     for (u64 j = 0; j < count; ++j) account.free_pages(list[j], 0);
     account.free_bytes(list, sizeof(PhysAddr) * count);
@@ -122,14 +120,16 @@ LogNamespace::~LogNamespace() {
   account_.release();
 }
 
-void LogNamespace::destroy_log(KernelObject* self) { destroy(static_cast<LogNamespace*>(self)).expect("log"); }
+void LogNamespace::destroy_log(KernelObject* self) { free_object(static_cast<LogNamespace*>(self)); }
 
 Result<Ref<LogNamespace>> LogNamespace::create(MemoryAccount& account, std::string_view name, usize capacity) {
-  if (name.empty() || name.size() > kMaxName || capacity < kMaxRecord + 2 || capacity > (1u << 24)) {
+  // The ring is one allocation from the account: at most one block of the largest order.
+  static_assert(abi::kMaxLogBytes <= (kPageSize << BuddyAllocator::kMaxOrder), "a log ring must fit one block");
+  if (name.empty() || name.size() > abi::kMaxLogName || capacity < abi::kMinLogBytes || capacity > abi::kMaxLogBytes) {
     return Error::invalid_argument;
   }
   auto* ring = static_cast<u8*>(PLATYPOS_TRY(account.alloc_bytes(capacity)));
-  Result<LogNamespace*> made = make<LogNamespace>(account, ring, capacity, name);
+  Result<LogNamespace*> made = make_object<LogNamespace>(&account, account, ring, capacity, name);
   if (made.is_error()) {
     account.free_bytes(ring, capacity);
     return made.error();
@@ -147,7 +147,7 @@ void LogNamespace::get(usize at, u8* dst, usize n) const {
 
 // Records are a 2-byte little-endian length, then the bytes.
 Result<void> LogNamespace::write(std::span<const u8> record) {
-  if (record.empty() || record.size() > kMaxRecord) return Error::invalid_argument;
+  if (record.empty() || record.size() > abi::kMaxLogRecord) return Error::invalid_argument;
   {
     IrqSpinGuard g(lock_);
     if (used_ + 2 + record.size() > capacity_) return Error::limit_reached;
@@ -191,11 +191,12 @@ OpaqueRef::OpaqueRef(Ref<KernelObject> issuer, u64 cookie)
       issuer_(static_cast<Ref<KernelObject>&&>(issuer)),
       cookie_(cookie) {}
 
-void OpaqueRef::destroy_ref(KernelObject* self) { destroy(static_cast<OpaqueRef*>(self)).expect("opaque ref"); }
+void OpaqueRef::destroy_ref(KernelObject* self) { free_object(static_cast<OpaqueRef*>(self)); }
 
-Result<Ref<OpaqueRef>> OpaqueRef::create(Ref<KernelObject> issuer_key, u64 cookie) {
+Result<Ref<OpaqueRef>> OpaqueRef::create(Ref<KernelObject> issuer_key, u64 cookie, MemoryAccount* payer) {
   if (!issuer_key) return Error::invalid_argument;
-  return Ref<OpaqueRef>::adopt(PLATYPOS_TRY(make<OpaqueRef>(static_cast<Ref<KernelObject>&&>(issuer_key), cookie)));
+  return Ref<OpaqueRef>::adopt(
+      PLATYPOS_TRY(make_object<OpaqueRef>(payer, static_cast<Ref<KernelObject>&&>(issuer_key), cookie)));
 }
 
 Result<u64> OpaqueRef::resolve(const KernelObject& key) const {

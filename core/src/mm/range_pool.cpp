@@ -7,36 +7,28 @@ namespace {
 // The highest page-aligned address the pool represents; ranges reaching past it are cut there.
 constexpr u64 kTop = ~u64{0} & ~(kPageSize - 1);
 
-// A boot map entry adjusted to whole pages: free RAM shrinks inward, everything else grows outward.
-struct Adjusted {
+// A boot map entry cut at kTop, as bytes [base, end), or not valid (empty, or entirely above kTop).
+struct Extent {
   u64 base;
   u64 end;  // exclusive, <= kTop
-  MemoryType type;
   bool valid;
 };
 
-Adjusted adjust(const MemoryRange& r) {
-  Adjusted a{0, 0, r.type, false};
-  if (r.size == 0 || r.base >= kTop) return a;
-  const u64 end = r.size > kTop - r.base ? kTop : r.base + r.size;  // saturate instead of wrapping
-  if (r.type == MemoryType::free_ram) {
-    u64 b = 0;
-    if (!align_up_checked(r.base, kPageSize, &b)) return a;
-    const u64 e = align_down(end, kPageSize);
-    if (b >= e) return a;
-    a.base = b;
-    a.end = e;
-  } else {
-    a.base = align_down(r.base, kPageSize);
-    u64 e = 0;
-    a.end = align_up_checked(end, kPageSize, &e) && e <= kTop ? e : kTop;
-  }
-  a.valid = true;
-  return a;
+Extent clip(const MemoryRange& r) {
+  if (r.size == 0 || r.base >= kTop) return Extent{0, 0, false};
+  return Extent{r.base, r.size > kTop - r.base ? kTop : r.base + r.size, true};  // saturate instead of wrapping
 }
 
-// Streams the normalized map of `in` in address order without any memory of its own: O(n) per boundary, O(n^2)
-// overall, which is nothing for firmware maps of a few dozen entries.
+// Streams the normalized map of `in` in address order without any memory of its own.
+//
+// A page is free RAM when the free RAM entries, merged, cover all of it (two entries meeting inside a page do not lose
+// it: they are merged before rounding); it has another type when an entry of that type touches any byte of it, and
+// the most restrictive such type wins over free RAM and each other. The type is constant between consecutive
+// "boundaries": every other entry's base and end rounded outward, and every free RAM entry's base rounded up and end
+// rounded down (a merged run of free RAM starts at one entry's base and ends at one entry's end, so its inward-rounded
+// edges are among them). Each boundary is visited once, at O(n) for the next boundary and usually O(n) for the type
+// (free RAM coverage is O(n^2) at worst, for a page pieced together from many entries): O(n^2) overall, nothing for
+// firmware maps of a few dozen entries.
 class Normalizer {
  public:
   explicit Normalizer(std::span<const MemoryRange> in) : in_(in) {}
@@ -45,7 +37,8 @@ class Normalizer {
   bool next(MemoryRange* out) {
     u64 start = 0;
     if (!first_covered_at_or_after(pos_, &start)) return false;
-    const MemoryType t = type_at(start);
+    MemoryType t = MemoryType::free_ram;
+    covered(start, &t);
     u64 end = next_boundary_after(start);
     MemoryType t2;
     while (end < kTop && covered(end, &t2) && t2 == t) end = next_boundary_after(end);
@@ -55,42 +48,76 @@ class Normalizer {
   }
 
  private:
-  bool first_covered_at_or_after(u64 pos, u64* out) const {
-    bool found = false;
-    u64 best = 0;
-    for (const MemoryRange& r : in_) {
-      const Adjusted a = adjust(r);
-      if (!a.valid || a.end <= pos) continue;
-      const u64 s = a.base > pos ? a.base : pos;
-      if (!found || s < best) best = s, found = true;
-    }
-    *out = best;
-    return found;
+  static bool outward(const MemoryRange& r, u64* base, u64* end) {
+    const Extent x = clip(r);
+    if (!x.valid) return false;
+    *base = align_down(x.base, kPageSize);
+    u64 e = 0;
+    *end = align_up_checked(x.end, kPageSize, &e) && e <= kTop ? e : kTop;
+    return true;
   }
+
+  // pos is page-aligned; the type is constant from pos to the next boundary, so checking pos is enough.
+  bool first_covered_at_or_after(u64 pos, u64* out) const {
+    MemoryType t;
+    for (u64 s = pos; s < kTop; s = next_boundary_after(s)) {
+      if (covered(s, &t)) {
+        *out = s;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // The type of the page at `addr` (page-aligned, below kTop), or false if no entry covers it.
   bool covered(u64 addr, MemoryType* type) const {
     bool any = false;
     MemoryType best = MemoryType::free_ram;
     for (const MemoryRange& r : in_) {
-      const Adjusted a = adjust(r);
-      if (!a.valid || addr < a.base || addr >= a.end) continue;
-      if (!any || static_cast<u8>(a.type) > static_cast<u8>(best)) best = a.type;
+      u64 b = 0, e = 0;
+      if (r.type == MemoryType::free_ram || !outward(r, &b, &e) || addr < b || addr >= e) continue;
+      if (!any || static_cast<u8>(r.type) > static_cast<u8>(best)) best = r.type;
       any = true;
     }
+    if (!any) any = free_ram_covers_page(addr);
     *type = best;
     return any;
   }
-  MemoryType type_at(u64 addr) const {
-    MemoryType t;
-    covered(addr, &t);
-    return t;
+
+  // Whether the union of the free RAM entries covers all of [addr, addr + kPageSize).
+  bool free_ram_covers_page(u64 addr) const {
+    const u64 goal = addr + kPageSize;  // addr < kTop: no overflow
+    u64 covered_to = addr;              // [addr, covered_to) is covered
+    for (bool progress = true; progress;) {
+      progress = false;
+      for (const MemoryRange& r : in_) {
+        const Extent x = clip(r);
+        if (r.type != MemoryType::free_ram || !x.valid || x.base > covered_to || x.end <= covered_to) continue;
+        covered_to = x.end;
+        if (covered_to >= goal) return true;
+        progress = true;
+      }
+    }
+    return false;
   }
+
   u64 next_boundary_after(u64 addr) const {
     u64 best = kTop;
+    auto consider = [&](u64 b) {
+      if (b > addr && b < best) best = b;
+    };
     for (const MemoryRange& r : in_) {
-      const Adjusted a = adjust(r);
-      if (!a.valid) continue;
-      if (a.base > addr && a.base < best) best = a.base;
-      if (a.end > addr && a.end < best) best = a.end;
+      u64 b = 0, e = 0;
+      if (r.type != MemoryType::free_ram) {
+        if (!outward(r, &b, &e)) continue;
+        consider(b);
+        consider(e);
+        continue;
+      }
+      const Extent x = clip(r);
+      if (!x.valid) continue;
+      if (align_up_checked(x.base, kPageSize, &b)) consider(b);  // x.base < kTop: b <= kTop
+      consider(align_down(x.end, kPageSize));
     }
     return best;
   }
@@ -119,7 +146,7 @@ Result<void> RangePool::init(std::span<const MemoryRange> boot_map) {
   MemoryRange r;
   Normalizer counter(boot_map);
   while (counter.next(&r)) ++count;
-  const u64 pages = (count + kSpareNodes + kNodesPerPage) / kNodesPerPage;
+  const u64 pages = (count + kInitSpareNodes + kNodesPerPage) / kNodesPerPage;
   const u64 need = pages * kPageSize;
   bool found = false;
   u64 home = 0;
@@ -148,7 +175,7 @@ Result<void> RangePool::init(std::span<const MemoryRange> boot_map) {
     *n = Node{r.base, r.size, r.type, nullptr, nullptr};
     insert_after(tail_, n);
   }
-  // Tag the bookkeeping pages: they lie inside one free RAM range, so this is one split (nodes are spare).
+  // Tag the bookkeeping pages: they lie inside one free RAM range, so this is one split (at most 2 of the spare nodes).
   Node* holder = find(home);
   PLATYPOS_ASSERT(holder != nullptr && holder->type == MemoryType::free_ram, "bookkeeping home {:#x} lost", home);
   set_type(holder, home, need, MemoryType::pool_bookkeeping);
@@ -162,9 +189,9 @@ Result<PhysAddr> RangePool::allocate(MemoryType type, u64 size, u64 alignment, u
   if (alignment < kPageSize) alignment = kPageSize;
   u64 rounded = 0;
   if (!align_up_checked(size, kPageSize, &rounded)) return Error::no_memory;
-  PLATYPOS_TRY(ensure_spare_nodes());
   const PhysAddr base = PLATYPOS_TRY(find_fit(rounded, alignment, min_addr, max_addr));
-  set_type(find(base.value()), base.value(), rounded, type);
+  Node* n = PLATYPOS_TRY(prepare(find(base.value()), base.value(), rounded, type));
+  set_type(n, base.value(), rounded, type);
   return base;
 }
 
@@ -183,13 +210,10 @@ Result<PhysAddr> RangePool::find_fit(u64 size, u64 alignment, u64 min_addr, u64 
   return Error::no_memory;
 }
 
-Result<RangePool::Node*> RangePool::locate(PhysAddr base, u64 size) {
+Result<RangePool::Node*> RangePool::locate(PhysAddr base, u64 size) const {
   if (!initialized()) return Error::bad_state;
   if (!base.is_page_aligned()) return Error::misaligned;
   if (size == 0 || (size & (kPageSize - 1)) != 0) return Error::invalid_argument;
-  // Grow first: growing takes a free page, which may lie inside [base, base + size), so the range is looked up
-  // after it, and the change that follows needs at most the 2 nodes left spare.
-  PLATYPOS_TRY(ensure_spare_nodes());
   Node* n = find(base.value());
   if (n == nullptr || size > end_of(n) - base.value()) return Error::out_of_range;
   return n;
@@ -199,6 +223,7 @@ Result<void> RangePool::allocate_at(PhysAddr base, u64 size, MemoryType type) {
   if (!caller_type(type)) return Error::invalid_argument;
   Node* n = PLATYPOS_TRY(locate(base, size));
   if (n->type != MemoryType::free_ram) return Error::out_of_range;
+  n = PLATYPOS_TRY(prepare(n, base.value(), size, type));
   set_type(n, base.value(), size, type);
   return ok();
 }
@@ -208,6 +233,7 @@ Result<void> RangePool::free(PhysAddr base, u64 size) {
   if (n->type == MemoryType::free_ram) return Error::not_allocated;
   if (!is_allocation_type(n->type)) return Error::access_denied;
   if (n->type == MemoryType::pool_bookkeeping) return Error::access_denied;  // the pool's own nodes live there
+  n = PLATYPOS_TRY(prepare(n, base.value(), size, MemoryType::free_ram));
   set_type(n, base.value(), size, MemoryType::free_ram);
   return ok();
 }
@@ -218,6 +244,7 @@ Result<void> RangePool::retag(PhysAddr base, u64 size, MemoryType to) {
   const MemoryType from = n->type;
   if (from == MemoryType::pool_bookkeeping) return Error::access_denied;
   if (!is_allocation_type(from) && from != MemoryType::free_ram && !reclaimable(from)) return Error::access_denied;
+  n = PLATYPOS_TRY(prepare(n, base.value(), size, to));
   set_type(n, base.value(), size, to);
   return ok();
 }
@@ -236,7 +263,7 @@ RangePool::Node* RangePool::find(u64 addr) const {
 }
 
 RangePool::Node* RangePool::take_node() {
-  PLATYPOS_ASSERT(free_nodes_ != nullptr, "RangePool out of nodes (spare-node invariant broken)");
+  PLATYPOS_ASSERT(free_nodes_ != nullptr, "RangePool out of nodes (a change did not prepare() its nodes)");
   Node* n = free_nodes_;
   free_nodes_ = n->next;
   --free_count_;
@@ -256,15 +283,40 @@ void RangePool::add_bookkeeping_page(PhysAddr page) {
   ++bookkeeping_pages_;
 }
 
-Result<void> RangePool::ensure_spare_nodes() {
-  if (free_count_ >= kSpareNodes) return ok();
-  // Take one more page of free RAM for nodes. Tagging it uses at most 2 of the (at least 2) spare nodes.
-  Result<PhysAddr> page = find_fit(kPageSize, kPageSize, kBookkeepingMinAddr, ~u64{0});
-  if (page.is_error()) page = find_fit(kPageSize, kPageSize, 0, ~u64{0});
-  if (page.is_error()) return Error::no_memory;
-  set_type(find(page->value()), page->value(), kPageSize, MemoryType::pool_bookkeeping);
-  add_bookkeeping_page(*page);
-  return ok();
+usize RangePool::nodes_needed(const Node* n, u64 base, u64 size, MemoryType type) {
+  if (n->type == type) return 0;
+  return (base > n->base ? 1 : 0) + (base + size < end_of(n) ? 1 : 0);
+}
+
+Result<RangePool::Node*> RangePool::prepare(Node* n, u64 base, u64 size, MemoryType type) {
+  PLATYPOS_ASSERT(n != nullptr && base >= n->base && size <= end_of(n) - base,
+                  "prepare: [{:#x}, +{:#x}) not inside its node", base, size);
+  if (free_count_ >= nodes_needed(n, base, size, type)) return n;
+  // Too few nodes: one more page of them, from free RAM outside the range about to change (it may be free RAM
+  // itself). The page's own nodes pay for tagging it, so this works with none spare, and it cannot fail after the
+  // page is found. Carving the page may split n, but the range stays inside one piece of it, of the same type.
+  const u64 page = PLATYPOS_TRY(find_bookkeeping_page(base, base + size));
+  add_bookkeeping_page(PhysAddr(page));
+  set_type(find(page), page, kPageSize, MemoryType::pool_bookkeeping);
+  n = find(base);
+  PLATYPOS_ASSERT(n != nullptr && size <= end_of(n) - base && free_count_ >= nodes_needed(n, base, size, type),
+                  "prepare: growing the bookkeeping at {:#x} broke [{:#x}, +{:#x})", page, base, size);
+  return n;
+}
+
+Result<u64> RangePool::find_bookkeeping_page(u64 avoid_base, u64 avoid_end) const {
+  // The highest free page: at or above kBookkeepingMinAddr whenever there is free RAM up there.
+  for (const Node* n = tail_; n != nullptr; n = n->prev) {
+    if (n->type != MemoryType::free_ram) continue;
+    u64 hi = end_of(n);
+    if (avoid_base < hi && avoid_end > n->base) {
+      // The range to avoid cuts n in two: the part above it, then the part below it.
+      if (hi > avoid_end) return hi - kPageSize;
+      hi = avoid_base > n->base ? avoid_base : n->base;
+    }
+    if (hi > n->base) return hi - kPageSize;
+  }
+  return Error::no_memory;
 }
 
 void RangePool::insert_after(Node* pos, Node* n) {
@@ -365,7 +417,6 @@ bool RangePool::check_invariants() const {
   if (bookkeeping != bookkeeping_pages_ * kPageSize) {
     return fail("bookkeeping pages mis-tagged", bookkeeping, bookkeeping_pages_ * kPageSize);
   }
-  if (initialized() && free_count_ < 2) return fail("fewer than 2 spare nodes", free_count_, 0);
   return true;
 }
 

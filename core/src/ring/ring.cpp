@@ -1,21 +1,15 @@
+#include <platypos/base/checked.hpp>
 #include <platypos/base/fault.hpp>
 #include <platypos/base/log.hpp>
-#include <platypos/base/print.hpp>
-#include <platypos/cap/channel.hpp>
-#include <platypos/cap/log_namespace.hpp>
-#include <platypos/cap/memory_object.hpp>
-#include <platypos/cap/opaque_ref.hpp>
-#include <platypos/cap/process_object.hpp>
-#include <platypos/ring/ring.hpp>
-#include <platypos/ring/runtime.hpp>
 #include <platypos/ring/server.hpp>
 #include <platypos/trace/trace.hpp>
 
 #include <new>
 
+#include "op.hpp"
+
 namespace platypos::ring {
 
-using abi::Op;
 using abi::Sqe;
 
 namespace {
@@ -24,36 +18,15 @@ constinit SpinLock g_totals_lock{"ring totals"};
 constinit Ring::Stats g_totals{};
 constinit Atomic<u64> g_ring_ids{0};
 constexpr u32 kMaxChain = abi::kMaxChain;
-constexpr u32 kMaxEntries = 4096;
 constexpr u64 kMaxInjectedDelayNs = 50'000;  // fault::Point::completion_delay
-constexpr cap::Rights kChannelRights =
-    cap::Rights::read | cap::Rights::write | cap::Rights::transfer | cap::Rights::duplicate | cap::Rights::wait;
-constexpr cap::Rights kMemoryRights =
-    cap::Rights::read | cap::Rights::write | cap::Rights::map | cap::Rights::transfer | cap::Rights::duplicate;
-constexpr cap::Rights kLogRights = cap::Rights::read | cap::Rights::write | cap::Rights::wait | cap::Rights::duplicate |
-                                   cap::Rights::transfer | cap::Rights::manage;
-constexpr cap::Rights kRefRights = cap::Rights::duplicate | cap::Rights::transfer;
-constexpr cap::Rights kProcessRights =
-    cap::Rights::wait | cap::Rights::manage | cap::Rights::duplicate | cap::Rights::transfer;
 
-i64 err(Error e) { return -static_cast<i64>(e); }
+// The kernel's copy of a submission entry: read from program memory once (the program may rewrite it meanwhile).
+Sqe copy_entry(const Sqe& shared) {
+  Sqe s;
+  UserIn(reinterpret_cast<const u8*>(&shared), sizeof(Sqe)).copy_to(&s);
+  return s;
+}
 }  // namespace
-
-// An accepted operation that is waiting (for a signal, a deadline, or both), with the rest of its chain.
-struct PendingOp : ListNode<PendingTag> {
-  Ring* ring = nullptr;
-  cap::Ref<cap::KernelObject> object;  // what it waits on (null: a pure timeout)
-  cap::Observer observer;
-  u64 deadline = 0;
-  enum class Where : u8 { parked, ready, running } where = Where::running;
-  bool signalled = false;
-  bool delayed = false;  // fault injection: a finished entry whose completion (delayed_result) waits for `deadline`
-  i64 delayed_result = 0;
-  u32 count = 0;  // entries in chain
-  u32 index = 0;  // the one waiting
-  u64 seq0 = 0;   // the ring's sequence number of chain[0] (trace flows)
-  Sqe chain[kMaxChain];
-};
 
 u64 Ring::live_rings() { return g_live_rings.load(std::memory_order_relaxed); }
 
@@ -68,8 +41,9 @@ void Ring::reset_totals() {
 }
 
 Result<Ring*> Ring::create(sched::Process& process, void* heap, u64 heap_bytes, const RingConfig& config) {
-  if (!is_power_of_two(config.sq_entries) || !is_power_of_two(config.cq_entries) || config.sq_entries > kMaxEntries ||
-      config.cq_entries > kMaxEntries || config.cq_entries < config.sq_entries) {
+  if (!is_power_of_two(config.sq_entries) || !is_power_of_two(config.cq_entries) ||
+      config.sq_entries > abi::kMaxRingEntries || config.cq_entries > abi::kMaxRingEntries ||
+      config.cq_entries < config.sq_entries) {
     return Error::invalid_argument;
   }
   MemoryAccount* account = process.memory();
@@ -130,7 +104,7 @@ void Ring::watch_exit(cap::Ref<cap::ProcessObject> object) {
 
 void Ring::program_task(void* ring) {
   auto* r = static_cast<Ring*>(ring);
-  r->entry_(r->env_);
+  r->program_.entry(r->program_.env);
 }
 
 void Ring::destroy() {
@@ -210,7 +184,10 @@ void Ring::for_each_waiting(void (*visit)(void* context, const WaitingOp& op), v
   for (const PendingOp& p : ready_) one(p, true);
 }
 
-u32 Ring::unconsumed() const { return hdr_->sq_tail.load(std::memory_order_acquire) - sq_head_; }
+u32 Ring::unconsumed() const {
+  const u32 avail = hdr_->sq_tail.load(std::memory_order_acquire) - sq_head_;
+  return avail <= sq_mask_ + 1 ? avail : 0;  // a corrupt tail: nothing the kernel will take
+}
 
 bool Ring::has_submissions() const {
   const u32 tail = hdr_->sq_tail.load(std::memory_order_acquire);
@@ -244,8 +221,10 @@ void Ring::complete(u64 user_data, i64 result, u64 seq) {
 }
 
 void Ring::publish_completions() {
-  if (hdr_->cq_tail.load(std::memory_order_relaxed) != cq_tail_)
-    hdr_->cq_tail.store(cq_tail_, std::memory_order_release);
+  // Against the kernel's own record of what it published, never the shared value (the program can write that).
+  if (cq_published_.load(std::memory_order_relaxed) == cq_tail_) return;
+  hdr_->cq_tail.store(cq_tail_, std::memory_order_release);
+  cq_published_.store(cq_tail_, std::memory_order_release);
 }
 
 void Ring::wake_waiter_if_satisfied() {
@@ -253,7 +232,8 @@ void Ring::wake_waiter_if_satisfied() {
   {
     IrqSpinGuard g(lock_);
     if (waiter_ == nullptr) return;
-    const u32 avail = cq_tail_ - hdr_->cq_head.load(std::memory_order_acquire);
+    // The program's head, read once: a bogus value only wakes (or keeps asleep) its own task.
+    const u32 avail = cq_published_.load(std::memory_order_acquire) - hdr_->cq_head.load(std::memory_order_acquire);
     if (avail < waiter_min_) return;
     t = waiter_;
     waiter_ = nullptr;
@@ -285,7 +265,7 @@ void Ring::wait_for_completions(u32 min) {
   sched::Task* self = s.current();
   {
     IrqSpinGuard g(lock_);
-    const u32 avail = hdr_->cq_tail.load(std::memory_order_acquire) - hdr_->cq_head.load(std::memory_order_acquire);
+    const u32 avail = cq_published_.load(std::memory_order_acquire) - hdr_->cq_head.load(std::memory_order_acquire);
     if (avail >= min) return;
     waiter_ = self;
     waiter_min_ = min;
@@ -302,63 +282,7 @@ void Ring::wait_for_completions(u32 min) {
   }
 }
 
-// --- Validation -----------------------------------------------------------------------------------------------------
-
-Result<u8*> Ring::user_buffer(u64 addr, u64 len) const {
-  if (len == 0) return static_cast<u8*>(nullptr);
-  u64 end = 0;
-  if (__builtin_add_overflow(addr, len, &end)) return Error::out_of_range;
-  if (addr < user_base_ || end > user_base_ + heap_bytes_) return Error::out_of_range;
-  return heap_ + (addr - user_base_);
-}
-
-namespace {
-
-// Which fields an operation reads; all others must be zero.
-struct Fields {
-  bool handle, addr, len, count, addr2, arg0, arg1;
-};
-
-Fields fields_of(Op op) {
-  switch (op) {
-    case Op::nop: return {};
-    case Op::channel_create: return {};
-    case Op::channel_write: return {true, true, true, true, true, false, false};
-    case Op::channel_read: return {true, true, true, true, true, false, true};
-    case Op::handle_duplicate: return {true, false, false, false, false, true, false};
-    case Op::handle_close: return {true, false, false, false, false, false, false};
-    case Op::wait: return {true, false, false, false, false, true, true};
-    case Op::timeout: return {false, false, false, false, false, true, false};
-    case Op::log_write: return {true, true, true, false, false, false, false};
-    case Op::process_spawn: return {false, true, true, true, true, true, true};
-    case Op::process_exit: return {true, false, false, false, false, true, false};
-    case Op::memory_create: return {false, false, false, false, false, true, false};
-    case Op::memory_read: return {true, true, true, false, false, true, false};
-    case Op::memory_write: return {true, true, true, false, false, true, false};
-    case Op::log_create: return {false, true, true, false, false, true, false};
-    case Op::log_read: return {true, true, true, false, false, false, true};
-    case Op::ref_create: return {true, false, false, false, false, true, false};
-    case Op::ref_resolve: return {true, false, false, false, false, true, false};
-    case Op::console_write: return {false, true, true, false, false, false, false};
-  }
-  return {};
-}
-
-Error validate_shape(const Sqe& s) {
-  if (s.opcode >= abi::kOpCount) return Error::not_supported;
-  if ((s.flags & ~abi::kSqeKnownFlags) != 0 || s.reserved0 != 0 || s.reserved1 != 0) return Error::invalid_argument;
-  const Fields f = fields_of(static_cast<Op>(s.opcode));
-  if ((!f.handle && s.handle != 0) || (!f.addr && s.addr != 0) || (!f.len && s.len != 0) ||
-      (!f.count && s.count != 0) || (!f.addr2 && s.addr2 != 0) || (!f.arg0 && s.arg0 != 0) ||
-      (!f.arg1 && s.arg1 != 0)) {
-    return Error::invalid_argument;
-  }
-  return Error::none;
-}
-
-}  // namespace
-
-// --- Operations -----------------------------------------------------------------------------------------------------
+// --- Parking --------------------------------------------------------------------------------------------------------
 
 Result<PendingOp*> Ring::park(const Sqe& sqe, cap::Ref<cap::KernelObject> object, u32 wanted, u64 deadline) {
   void* mem = PLATYPOS_TRY(account_->alloc_bytes(sizeof(PendingOp)));
@@ -392,293 +316,12 @@ void Ring::on_signalled(PendingOp* op) {
   if (server_ != nullptr) server_->wake();
 }
 
-bool Ring::execute(const Sqe& s, i64* result, PendingOp** op) {
-  const Error shape = validate_shape(s);
-  if (shape != Error::none) {
-    ++stats_.rejected;
-    *result = err(shape);
-    return true;
-  }
-  cap::HandleTable& table = process_->handles();
-  const bool nonblocking = (s.flags & abi::kSqeNonBlocking) != 0;
-  auto fail = [&](Error e) {
-    *result = err(e);
-    return true;
-  };
-  switch (static_cast<Op>(s.opcode)) {
-    case Op::nop: *result = 0; return true;
-
-    case Op::channel_create: {
-      if (table.free_slots() < 2) return fail(Error::no_resources);
-      auto pair = cap::ChannelEndpoint::create();
-      if (pair.is_error()) return fail(pair.error());
-      const auto h0 = table.add(cap::Ref<cap::KernelObject>(static_cast<cap::Ref<cap::ChannelEndpoint>&&>(pair->a)),
-                                kChannelRights);
-      if (h0.is_error()) return fail(h0.error());
-      const auto h1 = table.add(cap::Ref<cap::KernelObject>(static_cast<cap::Ref<cap::ChannelEndpoint>&&>(pair->b)),
-                                kChannelRights);
-      if (h1.is_error()) {
-        (void)table.close(*h0);
-        return fail(h1.error());
-      }
-      *result = (static_cast<i64>(*h0) << 32) | *h1;
-      return true;
-    }
-
-    case Op::channel_write: {
-      if (s.count > cap::kMaxMessageHandles) return fail(Error::invalid_argument);
-      auto bytes = user_buffer(s.addr, s.len);
-      auto handles = user_buffer(s.addr2, u64{s.count} * sizeof(u32));
-      if (bytes.is_error() || handles.is_error()) return fail(Error::out_of_range);
-      if (s.count > 0 && !is_aligned(s.addr2, alignof(u32))) return fail(Error::misaligned);
-      auto ep = table.get_as<cap::ChannelEndpoint>(s.handle, cap::Rights::write);
-      if (ep.is_error()) return fail(ep.error());
-      auto w = (*ep)->write(table, *account_, std::span<const u8>(*bytes, s.len),
-                            std::span<const cap::Handle>(reinterpret_cast<const cap::Handle*>(*handles), s.count));
-      if (w.is_error()) return fail(w.error());
-      *result = 0;
-      return true;
-    }
-
-    case Op::channel_read: {
-      if (s.count > cap::kMaxMessageHandles) return fail(Error::invalid_argument);
-      auto bytes = user_buffer(s.addr, s.len);
-      auto handles = user_buffer(s.addr2, u64{s.count} * sizeof(u32));
-      auto needed_out = user_buffer(s.arg1, s.arg1 != 0 ? sizeof(abi::ReadNeeded) : 0);
-      if (bytes.is_error() || handles.is_error() || needed_out.is_error()) return fail(Error::out_of_range);
-      if ((s.count > 0 && !is_aligned(s.addr2, alignof(u32))) || !is_aligned(s.arg1, alignof(u32))) {
-        return fail(Error::misaligned);
-      }
-      auto ep = table.get_as<cap::ChannelEndpoint>(s.handle, cap::Rights::read);
-      if (ep.is_error()) return fail(ep.error());
-      cap::ChannelEndpoint::ReadSizes needed;
-      auto r = (*ep)->read(table, std::span<u8>(*bytes, s.len),
-                           std::span<cap::Handle>(reinterpret_cast<cap::Handle*>(*handles), s.count), &needed);
-      if (r.has_value()) {
-        *result = static_cast<i64>(r->bytes) | (static_cast<i64>(r->handles) << 32);
-        return true;
-      }
-      if (r.error() == Error::buffer_too_small && s.arg1 != 0) {
-        auto* out = reinterpret_cast<abi::ReadNeeded*>(*needed_out);
-        out->bytes = needed.bytes;
-        out->handles = needed.handles;
-      }
-      if (r.error() != Error::would_block || nonblocking) return fail(r.error());
-      auto parked = park(s, cap::Ref<cap::KernelObject>(static_cast<cap::Ref<cap::ChannelEndpoint>&&>(*ep)),
-                         cap::kSignalReadable | cap::kSignalPeerClosed, 0);
-      if (parked.is_error()) return fail(parked.error());
-      *op = *parked;
-      return false;
-    }
-
-    case Op::handle_duplicate: {
-      if ((s.arg0 & ~u64{0xff}) != 0) return fail(Error::invalid_argument);
-      auto h = table.duplicate(s.handle, static_cast<cap::Rights>(s.arg0));
-      if (h.is_error()) return fail(h.error());
-      *result = *h;
-      return true;
-    }
-
-    case Op::handle_close: {
-      auto c = table.close(s.handle);
-      if (c.is_error()) return fail(c.error());
-      *result = 0;
-      return true;
-    }
-
-    case Op::wait: {
-      if (s.arg0 == 0 || s.arg0 > 0xffffffffu) return fail(Error::invalid_argument);
-      auto obj = table.get(s.handle, cap::Rights::wait, static_cast<cap::ObjectType>(0));
-      if (obj.is_error()) return fail(obj.error());
-      const auto wanted = static_cast<u32>(s.arg0);
-      if (const u32 now = (*obj)->signals(); (now & wanted) != 0) {
-        *result = now;
-        return true;
-      }
-      if (nonblocking) return fail(Error::would_block);
-      const u64 deadline = s.arg1 != 0 ? Platform::now_ns() + s.arg1 : 0;
-      auto parked = park(s, static_cast<cap::Ref<cap::KernelObject>&&>(*obj), wanted, deadline);
-      if (parked.is_error()) return fail(parked.error());
-      *op = *parked;
-      return false;
-    }
-
-    case Op::timeout: {
-      if (s.arg0 == 0) {
-        *result = 0;
-        return true;
-      }
-      if (s.arg0 > 1000ull * kNsPerSec * 3600) return fail(Error::invalid_argument);
-      auto parked = park(s, cap::Ref<cap::KernelObject>(), 0, Platform::now_ns() + s.arg0);
-      if (parked.is_error()) return fail(parked.error());
-      *op = *parked;
-      return false;
-    }
-
-    case Op::log_write: {
-      auto rec = user_buffer(s.addr, s.len);
-      if (rec.is_error()) return fail(rec.error());
-      auto log = table.get_as<cap::LogNamespace>(s.handle, cap::Rights::write);
-      if (log.is_error()) return fail(log.error());
-      auto w = (*log)->write(std::span<const u8>(*rec, s.len));
-      if (w.is_error()) return fail(w.error());
-      *result = 0;
-      return true;
-    }
-
-    case Op::process_spawn: {
-      Runtime* rt = Runtime::instance();
-      if (rt == nullptr) return fail(Error::not_supported);
-      if (s.count > abi::kMaxInitialHandles || s.len == 0 || s.len > 200) return fail(Error::invalid_argument);
-      if (s.arg0 == 0 || s.arg0 > kMaxCpus || s.arg1 == 0) return fail(Error::invalid_argument);
-      auto text = user_buffer(s.addr, s.len);
-      auto handles = user_buffer(s.addr2, u64{s.count} * sizeof(u32));
-      if (text.is_error() || handles.is_error()) return fail(Error::out_of_range);
-      if (s.count > 0 && !is_aligned(s.addr2, alignof(u32))) return fail(Error::misaligned);
-      // Room for the process handle (the handles given away free slots too, but only if the spawn works).
-      if (table.free_slots() < 1) return fail(Error::no_resources);
-      // "name args...": the program's name, then its command line.
-      char buf[201];
-      for (u32 i = 0; i < s.len; ++i) buf[i] = static_cast<char>((*text)[i]);
-      buf[s.len] = '\0';
-      u32 name_len = 0;
-      while (name_len < s.len && buf[name_len] != ' ') ++name_len;
-      const std::string_view name(buf, name_len);
-      const std::string_view args =
-          name_len < s.len ? std::string_view(buf + name_len + 1, s.len - name_len - 1) : std::string_view();
-      const std::span<const cap::Handle> hs(reinterpret_cast<const cap::Handle*>(*handles), s.count);
-      // Admits the child, then moves the handles into it: if either fails, the parent's table is untouched.
-      auto child = rt->spawn_from(
-          {.program = name, .cores = static_cast<u32>(s.arg0), .memory_bytes = s.arg1, .args = args}, table, hs);
-      if (child.is_error()) return fail(child.error());
-      auto h =
-          table.add(cap::Ref<cap::KernelObject>(static_cast<cap::Ref<cap::ProcessObject>&&>(*child)), kProcessRights);
-      if (h.is_error()) return fail(h.error());
-      *result = *h;
-      return true;
-    }
-
-    case Op::process_exit: {
-      sched::ProcessId target = pid_;
-      if (s.handle != 0) {
-        auto p = table.get_as<cap::ProcessObject>(s.handle, cap::Rights::manage);
-        if (p.is_error()) return fail(p.error());
-        target = (*p)->pid();
-      }
-      auto x = sched::scheduler().exit_process(target, static_cast<i64>(s.arg0));
-      if (x.is_error()) return fail(x.error());
-      *result = 0;
-      return true;
-    }
-
-    case Op::memory_create: {
-      if (table.free_slots() < 1) return fail(Error::no_resources);
-      auto mo = cap::MemoryObject::create(*account_, s.arg0);
-      if (mo.is_error()) return fail(mo.error());
-      auto h = table.add(cap::Ref<cap::KernelObject>(static_cast<cap::Ref<cap::MemoryObject>&&>(*mo)), kMemoryRights);
-      if (h.is_error()) return fail(h.error());
-      *result = *h;
-      return true;
-    }
-
-    case Op::memory_read:
-    case Op::memory_write: {
-      const bool reading = static_cast<Op>(s.opcode) == Op::memory_read;
-      auto buf = user_buffer(s.addr, s.len);
-      if (buf.is_error()) return fail(buf.error());
-      auto mo = table.get_as<cap::MemoryObject>(s.handle, reading ? cap::Rights::read : cap::Rights::write);
-      if (mo.is_error()) return fail(mo.error());
-      auto r = reading ? (*mo)->read(s.arg0, std::span<u8>(*buf, s.len))
-                       : (*mo)->write(s.arg0, std::span<const u8>(*buf, s.len));
-      if (r.is_error()) return fail(r.error());
-      *result = s.len;
-      return true;
-    }
-
-    case Op::log_create: {
-      if (s.len == 0 || s.len > cap::LogNamespace::kMaxName) return fail(Error::invalid_argument);
-      auto name = user_buffer(s.addr, s.len);
-      if (name.is_error()) return fail(name.error());
-      if (table.free_slots() < 1) return fail(Error::no_resources);
-      auto log = cap::LogNamespace::create(*account_, std::string_view(reinterpret_cast<const char*>(*name), s.len),
-                                           s.arg0 == 0 ? 16 * KiB : s.arg0);
-      if (log.is_error()) return fail(log.error());
-      auto h = table.add(cap::Ref<cap::KernelObject>(static_cast<cap::Ref<cap::LogNamespace>&&>(*log)), kLogRights);
-      if (h.is_error()) return fail(h.error());
-      *result = *h;
-      return true;
-    }
-
-    case Op::log_read: {
-      auto buf = user_buffer(s.addr, s.len);
-      auto needed_out = user_buffer(s.arg1, s.arg1 != 0 ? sizeof(abi::ReadNeeded) : 0);
-      if (buf.is_error() || needed_out.is_error()) return fail(Error::out_of_range);
-      if (!is_aligned(s.arg1, alignof(u32))) return fail(Error::misaligned);
-      auto log = table.get_as<cap::LogNamespace>(s.handle, cap::Rights::read);
-      if (log.is_error()) return fail(log.error());
-      usize needed = 0;
-      auto r = (*log)->read(std::span<u8>(*buf, s.len), &needed);
-      if (r.has_value()) {
-        *result = static_cast<i64>(*r);
-        return true;
-      }
-      if (r.error() == Error::buffer_too_small && s.arg1 != 0) {
-        auto* out = reinterpret_cast<abi::ReadNeeded*>(*needed_out);
-        out->bytes = static_cast<u32>(needed);
-        out->handles = 0;
-      }
-      if (r.error() != Error::would_block || nonblocking) return fail(r.error());
-      auto parked = park(s, cap::Ref<cap::KernelObject>(static_cast<cap::Ref<cap::LogNamespace>&&>(*log)),
-                         cap::kSignalReadable, 0);
-      if (parked.is_error()) return fail(parked.error());
-      *op = *parked;
-      return false;
-    }
-
-    case Op::ref_create: {
-      auto key = table.get(s.handle, cap::Rights::manage, static_cast<cap::ObjectType>(0));
-      if (key.is_error()) return fail(key.error());
-      if (table.free_slots() < 1) return fail(Error::no_resources);
-      auto ref = cap::OpaqueRef::create(static_cast<cap::Ref<cap::KernelObject>&&>(*key), s.arg0);
-      if (ref.is_error()) return fail(ref.error());
-      auto h = table.add(cap::Ref<cap::KernelObject>(static_cast<cap::Ref<cap::OpaqueRef>&&>(*ref)), kRefRights);
-      if (h.is_error()) return fail(h.error());
-      *result = *h;
-      return true;
-    }
-
-    case Op::ref_resolve: {
-      if (s.arg0 > 0xffffffffu) return fail(Error::invalid_argument);
-      auto ref = table.get_as<cap::OpaqueRef>(s.handle, cap::Rights::none);
-      if (ref.is_error()) return fail(ref.error());
-      auto key = table.get(static_cast<cap::Handle>(s.arg0), cap::Rights::manage, static_cast<cap::ObjectType>(0));
-      if (key.is_error()) return fail(key.error());
-      auto cookie = (*ref)->resolve(**key);
-      if (cookie.is_error()) return fail(cookie.error());
-      // Cookies are the server's 63-bit values: a negative result would read as an error.
-      *result = static_cast<i64>(*cookie & ~(u64{1} << 63));
-      return true;
-    }
-
-    case Op::console_write: {
-      if (s.len > 1024) return fail(Error::invalid_argument);
-      auto text = user_buffer(s.addr, s.len);
-      if (text.is_error()) return fail(text.error());
-      Platform::console_write(reinterpret_cast<const char*>(*text), s.len);
-      *result = 0;
-      return true;
-    }
-  }
-  return fail(Error::not_supported);
-}
-
 // --- Consuming and completing -------------------------------------------------------------------------------------
 
-void Ring::run_chain(Sqe* chain, u32 count, u32 start, PendingOp* op, u64 seq0) {
+void Ring::run_chain(const Sqe* chain, u32 count, u32 start, PendingOp* op, u64 seq0) {
   for (u32 i = start; i < count; ++i) {
-    i64 result = 0;
-    PendingOp* parked = nullptr;
-    if (!execute(chain[i], &result, &parked)) {
+    const Outcome out = dispatch(chain[i], i == start ? op : nullptr);
+    if (PendingOp* parked = out.parked) {
       // Waiting: the new record carries the rest of the chain (copied before the old record, if any, goes).
       PLATYPOS_TRACE(ring_park, trace_id_, chain[i].opcode);
       for (u32 j = i; j < count; ++j) parked->chain[j - i] = chain[j];
@@ -694,13 +337,14 @@ void Ring::run_chain(Sqe* chain, u32 count, u32 start, PendingOp* op, u64 seq0) 
       if (parked->object) parked->object->observe(parked->observer);
       return;
     }
-    if (count == 1 && op == nullptr && fault::inject(fault::Point::completion_delay) && delay(chain[0], result, seq0)) {
+    if (count == 1 && op == nullptr && fault::inject(fault::Point::completion_delay) &&
+        delay(chain[0], out.result, seq0)) {
       return;
     }
-    complete(chain[i].user_data, result, seq0 + i);
-    if (result < 0) {
+    complete(chain[i].user_data, out.result, seq0 + i);
+    if (out.result < 0) {
       // The rest of the chain never runs.
-      for (u32 j = i + 1; j < count; ++j) complete(chain[j].user_data, err(Error::cancelled), seq0 + j);
+      for (u32 j = i + 1; j < count; ++j) complete(chain[j].user_data, error_result(Error::cancelled), seq0 + j);
       break;
     }
   }
@@ -724,22 +368,48 @@ bool Ring::delay(const Sqe& sqe, i64 result, u64 seq) {
   return true;
 }
 
+u32 Ring::skip_overlong_chain(u32 avail, u32 budget) {
+  u32 done = 0;
+  while (skipping_chain_ && done < budget && done < avail && cq_free(1) >= 1) {
+    const Sqe s = copy_entry(sq_[sq_head_ & sq_mask_]);
+    const u64 seq = stats_.submitted;
+    PLATYPOS_TRACE(ring_submit, trace_id_, s.opcode, trace::flow_id(trace_id_, seq));
+    ++sq_head_;
+    ++outstanding_;
+    ++stats_.submitted;
+    ++done;
+    complete(s.user_data, error_result(Error::cancelled), seq);
+    if ((s.flags & abi::kSqeLink) == 0) skipping_chain_ = false;  // its last entry
+  }
+  return done;
+}
+
 u32 Ring::consume(u32 budget) {
   u32 done = 0;
   const u32 tail = hdr_->sq_tail.load(std::memory_order_acquire);
   u32 avail = tail - sq_head_;
   if (avail > sq_mask_ + 1) return 0;  // a corrupt tail: nothing trustworthy to read
   while (done < budget && avail > 0) {
-    // A chain: this entry and the linked ones after it, all published.
-    u32 count = 1;
-    while (count <= avail && count < kMaxChain && (sq_[(sq_head_ + count - 1) & sq_mask_].flags & abi::kSqeLink)) {
+    if (skipping_chain_) {
+      const u32 n = skip_overlong_chain(avail, budget - done);
+      if (n == 0) break;  // no room in the CQ
+      done += n;
+      avail -= n;
+      continue;
+    }
+    // A chain: this entry and the linked ones after it. Each is copied once, and the copies alone decide where the
+    // chain ends and what runs.
+    Sqe chain[kMaxChain];
+    u32 count = 0;
+    bool ended = false;
+    while (count < avail && count < kMaxChain && !ended) {
+      chain[count] = copy_entry(sq_[(sq_head_ + count) & sq_mask_]);
+      ended = (chain[count].flags & abi::kSqeLink) == 0;
       ++count;
     }
-    if (count > avail) break;           // the chain's end is not published yet
-    if (cq_free(count) < count) break;  // no room to promise their completions: stop taking entries
+    if (!ended && count < kMaxChain) break;           // the chain's end is not published yet
+    if (cq_free(count) < count) break;                // no room to promise their completions: stop taking entries
     if (fault::inject(fault::Point::cq_full)) break;  // as if it were full: the rest waits for the next pass
-    Sqe chain[kMaxChain];
-    for (u32 i = 0; i < count; ++i) chain[i] = sq_[(sq_head_ + i) & sq_mask_];  // copy: the program may rewrite
     const u64 seq0 = stats_.submitted;
     for (u32 i = 0; i < count; ++i)
       PLATYPOS_TRACE(ring_submit, trace_id_, chain[i].opcode, trace::flow_id(trace_id_, seq0 + i));
@@ -748,11 +418,13 @@ u32 Ring::consume(u32 budget) {
     outstanding_ += count;
     stats_.submitted += count;
     done += count;
-    if (count == kMaxChain && (chain[count - 1].flags & abi::kSqeLink) != 0) {
-      // Longer than a chain may be: none of it runs (the entry after it starts afresh).
+    if (!ended) {
+      // Longer than a chain may be: it fails as a whole, none of it runs; the entries after these, up to its last,
+      // complete with cancelled as they are published (skip_overlong_chain).
       ++stats_.rejected;
-      complete(chain[0].user_data, err(Error::limit_reached), seq0);
-      for (u32 i = 1; i < count; ++i) complete(chain[i].user_data, err(Error::cancelled), seq0 + i);
+      complete(chain[0].user_data, error_result(Error::limit_reached), seq0);
+      for (u32 i = 1; i < count; ++i) complete(chain[i].user_data, error_result(Error::cancelled), seq0 + i);
+      skipping_chain_ = true;
       continue;
     }
     run_chain(chain, count, 0, nullptr, seq0);
@@ -789,33 +461,14 @@ u32 Ring::process_ready(u64 now) {
     ++done;
     // Stop observing (a no-op if it fired). From here no callback touches the op.
     if (op->object) op->object->cancel(op->observer);
-    Sqe& s = op->chain[0];
     if (op->delayed) {
-      complete(s.user_data, op->delayed_result, op->seq0);
+      complete(op->chain[0].user_data, op->delayed_result, op->seq0);
       release_op(op);
       continue;
     }
-    switch (static_cast<Op>(s.opcode)) {
-      case Op::timeout:
-        complete(s.user_data, 0, op->seq0);
-        run_chain(op->chain, op->count, 1, op, op->seq0);
-        break;
-      case Op::wait:
-        if (op->signalled) {
-          complete(s.user_data, op->observer.observed, op->seq0);
-          run_chain(op->chain, op->count, 1, op, op->seq0);
-        } else {
-          complete(s.user_data, err(Error::timed_out), op->seq0);
-          for (u32 j = 1; j < op->count; ++j) complete(op->chain[j].user_data, err(Error::cancelled), op->seq0 + j);
-          release_op(op);
-        }
-        break;
-      default:
-        // A read whose channel (or log) signalled: run it again (another reader may have taken the message: it parks
-        // again).
-        run_chain(op->chain, op->count, 0, op, op->seq0);
-        break;
-    }
+    // Its handler runs again, told that it was resumed (and whether by a signal): a read tries again (another reader
+    // may have taken the message: it parks again), WAIT and TIMEOUT complete.
+    run_chain(op->chain, op->count, 0, op, op->seq0);
   }
   if (done > 0) {
     publish_completions();

@@ -6,10 +6,9 @@
 
 namespace platypos::ring {
 namespace {
-constinit Runtime* g_runtime = nullptr;
-
 constexpr cap::Rights kSelfRights = cap::Rights::wait | cap::Rights::manage | cap::Rights::duplicate;
 constexpr u32 kMaxHeapOrder = BuddyAllocator::kMaxOrder;
+constexpr u64 kMinCoreShare = 64 * KiB;  // each core's heap
 
 u32 floor_log2(u64 v) { return 63 - static_cast<u32>(__builtin_clzll(v)); }
 }  // namespace
@@ -21,9 +20,9 @@ struct Runtime::Started {
   u32 cores = 0;
   Ring* rings[abi::kMaxProgramCores] = {};
   abi::ProgramEnv* envs[abi::kMaxProgramCores] = {};
+  u8* heaps[abi::kMaxProgramCores] = {};
+  char args[abi::kMaxProgramArgs] = {};  // the kernel's copy (for its log line; the envs are program memory)
 };
-
-Runtime* Runtime::instance() { return g_runtime; }
 
 const ProgramDescriptor* Runtime::find_program(std::string_view name) const {
   for (const ProgramDescriptor* p : programs_)
@@ -37,18 +36,16 @@ Result<void> Runtime::start(u32 servers, u64 idle_ns) {
     PLATYPOS_TRY(servers_[i].start(sched_, "ring-server", idle_ns));
     server_count_ = i + 1;
   }
-  g_runtime = this;
   return ok();
 }
 
 void Runtime::stop() {
   for (u32 i = 0; i < server_count_; ++i) servers_[i].stop();
-  if (g_runtime == this) g_runtime = nullptr;
 }
 
 Result<Runtime::Started*> Runtime::prepare(const LaunchSpec& spec, const ProgramDescriptor* program) {
-  if (spec.memory_bytes < 256 * KiB || spec.args.size() >= abi::kMaxProgramArgs || spec.cores == 0 ||
-      spec.cores > abi::kMaxProgramCores) {
+  if (spec.memory_bytes < abi::kMinProcessMemory || spec.memory_bytes > abi::kMaxProcessMemory ||
+      spec.args.size() >= abi::kMaxProgramArgs || spec.cores == 0 || spec.cores > abi::kMaxProgramCores) {
     return Error::invalid_argument;
   }
   Started* st = PLATYPOS_TRY(make<Started>());
@@ -58,6 +55,7 @@ Result<Runtime::Started*> Runtime::prepare(const LaunchSpec& spec, const Program
   };
   st->program = program;
   st->cores = spec.cores;
+  for (usize k = 0; k < spec.args.size(); ++k) st->args[k] = spec.args[k];
   Result<sched::ProcessId> pid = sched_.spawn(
       {.name = program->name, .cores = spec.cores, .memory_bytes = spec.memory_bytes, .handles = spec.handles});
   if (pid.is_error()) return undo(pid.error());
@@ -75,16 +73,19 @@ Result<Runtime::Started*> Runtime::prepare(const LaunchSpec& spec, const Program
   const u64 memory_bytes = kPageSize << order;
   // The environments sit at the start of the program's memory; the rest is split evenly between the cores.
   const u64 envs_bytes = align_down(u64{spec.cores} * sizeof(abi::ProgramEnv) + 63, 64);
+  // (A fragmented reservation may have given a block smaller than the envs: no share at all, not a wrapped one.)
+  if (memory_bytes < envs_bytes + u64{spec.cores} * kMinCoreShare) return undo(Error::invalid_argument);
   const u64 share = align_down((memory_bytes - envs_bytes) / spec.cores, 64);
-  if (share < 64 * KiB) return undo(Error::invalid_argument);
   for (u32 i = 0; i < spec.cores; ++i) {
     Result<Ring*> ring = Ring::create(*st->process, memory, memory_bytes, RingConfig{});
     if (ring.is_error()) return undo(ring.error());
     st->rings[i] = *ring;
+    (*ring)->set_spawner({&Runtime::spawn_for, this});
     auto* env = new (memory + i * sizeof(abi::ProgramEnv)) abi::ProgramEnv();
     st->envs[i] = env;
     env->ring = (*ring)->header();
-    env->heap = memory + envs_bytes + i * share;
+    st->heaps[i] = memory + envs_bytes + i * share;
+    env->heap = st->heaps[i];
     env->heap_bytes = share;
     env->memory = memory;
     env->memory_bytes = memory_bytes;
@@ -122,20 +123,20 @@ void Runtime::start_process(Started* st, std::span<cap::Capability> caps) {
   cap::HandleTable& table = st->process->handles();
   PLATYPOS_ASSERT(caps.size() <= abi::kMaxInitialHandles && table.free_slots() > caps.size(),
                   "launch: no room for the initial handles");
-  abi::ProgramEnv* env0 = st->envs[0];
-  table.install(caps, env0->initial_handles).expect("initial handles");
-  env0->initial_handle_count = static_cast<u32>(caps.size());
+  // Installed from kernel memory, then written into every core's env (which is program memory: never read back).
+  cap::Handle handles[abi::kMaxInitialHandles];
+  table.install(caps, handles).expect("initial handles");
   cap::ProcessObject* obj = st->process->object();
-  env0->self = table.add(cap::Ref<cap::KernelObject>::retain(obj), kSelfRights).expect("self handle");
-  for (u32 i = 1; i < st->cores; ++i) {
+  const cap::Handle self = table.add(cap::Ref<cap::KernelObject>::retain(obj), kSelfRights).expect("self handle");
+  for (u32 i = 0; i < st->cores; ++i) {
     abi::ProgramEnv* env = st->envs[i];
-    for (u32 k = 0; k < env0->initial_handle_count; ++k) env->initial_handles[k] = env0->initial_handles[k];
-    env->initial_handle_count = env0->initial_handle_count;
-    env->self = env0->self;
+    for (usize k = 0; k < caps.size(); ++k) env->initial_handles[k] = handles[k];
+    env->initial_handle_count = static_cast<u32>(caps.size());
+    env->self = self;
   }
   for (u32 i = 0; i < st->cores; ++i) {
     Ring* ring = st->rings[i];
-    ring->set_program(st->program->main, st->envs[i]);
+    ring->set_program({.entry = st->program->main, .env = st->envs[i], .index = i, .heap = st->heaps[i]});
     {
       IrqSpinGuard g(lock_);
       servers_[next_server_++ % server_count_].add(ring);
@@ -144,14 +145,15 @@ void Runtime::start_process(Started* st, std::span<cap::Capability> caps) {
   }
   // (Logged before the tasks exist: once they do, the process may be gone.)
   log_info("launch {}: process {:#x}, {} cores, {} KiB, args '{}'", st->program->name, st->pid, st->cores,
-           st->process->memory()->capacity_bytes() / KiB, static_cast<const char*>(env0->args));
+           st->process->memory()->capacity_bytes() / KiB, static_cast<const char*>(st->args));
   // The tasks last: the first may run (and exit the process) at once.
   for (u32 i = 0; i < st->cores; ++i) {
     auto t = sched_.create_task(st->pid, st->program->name, &Ring::program_task, st->rings[i]);
     if (t.is_error()) {
       // No memory for a task (or its stack) after all: the process exits at once, with the error as its code; its
       // rings are retired like any exited process's (found by platypos-sim --explore).
-      log_warn("launch {}: process {:#x}: no task on core {}: {}", st->program->name, st->pid, i, error_name(t.error()));
+      log_warn("launch {}: process {:#x}: no task on core {}: {}", st->program->name, st->pid, i,
+               error_name(t.error()));
       (void)sched_.exit_process(st->pid, -static_cast<i64>(t.error()));
       break;
     }
@@ -168,6 +170,14 @@ Result<cap::Ref<cap::ProcessObject>> Runtime::launch(const LaunchSpec& spec, std
   auto obj = cap::Ref<cap::ProcessObject>::retain(st->process->object());
   start_process(st, caps);
   return obj;
+}
+
+Result<cap::Ref<cap::ProcessObject>> Runtime::spawn_for(void* runtime, const SpawnRequest& request,
+                                                        cap::HandleTable& parent,
+                                                        std::span<const cap::Handle> handles) {
+  return static_cast<Runtime*>(runtime)->spawn_from(
+      {.program = request.program, .cores = request.cores, .memory_bytes = request.memory_bytes, .args = request.args},
+      parent, handles);
 }
 
 Result<cap::Ref<cap::ProcessObject>> Runtime::spawn_from(const LaunchSpec& spec, cap::HandleTable& parent,

@@ -6,6 +6,8 @@
 #include <platypos/sched/scheduler.hpp>
 #include <platypos/trace/trace.hpp>
 
+#include <new>
+
 namespace platypos::sched {
 namespace {
 
@@ -296,12 +298,14 @@ Result<Task*> Scheduler::create_task(ProcessId pid, const char* name, TaskEntry 
     if (p->state_ != Process::State::running) return Error::bad_state;
   }
   const PhysAddr stack = PLATYPOS_TRY(alloc_stack(p, stack_order));
-  Result<Task*> made = make<Task>();
-  if (made.is_error()) {
+  // A process's task is paid from its own memory, like its stack; a kernel task from the kernel heap.
+  Result<void*> mem =
+      p != nullptr ? p->account_->alloc_bytes(sizeof(Task)) : kernel_heap().alloc(sizeof(Task), alignof(Task));
+  if (mem.is_error()) {
     free_stack(p, stack, stack_order);
-    return made.error();
+    return mem.error();
   }
-  Task* t = *made;
+  Task* t = new (*mem) Task();
   t->entry_ = entry;
   t->arg_ = arg;
   t->stack_ = stack;
@@ -496,7 +500,12 @@ void Scheduler::reap(Task* t) {
   Process* p = t->process_;
   (p != nullptr ? p->tasks_ : kernel_tasks_).remove(*t);
   free_stack(p, t->stack_, t->stack_order_);
-  destroy(t).expect("reaping a task");
+  t->~Task();
+  if (p != nullptr) {
+    p->account_->free_bytes(t, sizeof(Task));
+  } else {
+    kernel_heap().free(t, sizeof(Task), alignof(Task)).expect("reaping a task");
+  }
   live_tasks_.fetch_sub(1, std::memory_order_relaxed);
   if (p != nullptr && --p->live_tasks_ == 0 &&
       (p->state_ == Process::State::running || p->state_ == Process::State::exiting)) {

@@ -188,7 +188,7 @@ TEST(CapabilityModel, HundredThousandRandomOps) {
       const Handle h = pick_handle(d);
       const Rights asked = rng() % 6 == 0 ? rand_rights(kAllObjectRights)
                                           : rand_rights(held(d, h) ? m.handles[d][h].rights : Rights::none);
-      want = expect_use(d, h, Rights::duplicate, static_cast<ObjectType>(0));
+      want = expect_use(d, h, Rights::duplicate, ObjectType::any);
       if (want == Error::none && !has_rights(m.handles[d][h].rights, asked)) want = Error::access_denied;
       if (want == Error::none && m.handles[d].size() >= kTableSize) want = Error::no_resources;
       auto r = dom.table.duplicate(h, asked);
@@ -212,7 +212,7 @@ TEST(CapabilityModel, HundredThousandRandomOps) {
     } else if (kind < 50) {
       // Revoke.
       const Handle h = pick_handle(d);
-      want = expect_use(d, h, Rights::manage, static_cast<ObjectType>(0));
+      want = expect_use(d, h, Rights::manage, ObjectType::any);
       got = dom.table.revoke(h).error_or_none();
       if (want == Error::none && got == Error::none) {
         ModelObject& o = m.objects.at(m.handles[d][h].koid);
@@ -246,7 +246,7 @@ TEST(CapabilityModel, HundredThousandRandomOps) {
           want = Error::limit_reached;
         } else {
           for (usize i = 0; i < send.size() && want == Error::none; ++i) {
-            want = expect_use(d, send[i], Rights::transfer, static_cast<ObjectType>(0));
+            want = expect_use(d, send[i], Rights::transfer, ObjectType::any);
             if (want == Error::none) {
               const u64 sk = m.handles[d][send[i]].koid;
               if (sk == ek || sk == pk) want = Error::invalid_argument;

@@ -78,7 +78,7 @@ TEST(MemoryObject, PagesFromTheOwnersAccount) {
 TEST(LogNamespace, WriteOnlyHandlesAndBackpressure) {
   Kernel k;
   Domain daemon(k), app(k);
-  auto log = LogNamespace::create(*daemon.account, "app-1", 2 * LogNamespace::kMaxRecord).value();
+  auto log = LogNamespace::create(*daemon.account, "app-1", 2 * abi::kMaxLogRecord).value();
   EXPECT_EQ(log->name(), "app-1");
   const Handle read_side =
       daemon.table.add(Ref<KernelObject>::retain(log.get()), Rights::read | Rights::duplicate | Rights::transfer)
@@ -94,7 +94,7 @@ TEST(LogNamespace, WriteOnlyHandlesAndBackpressure) {
   ASSERT_TRUE(w->write(std::span(reinterpret_cast<const u8*>(line.data()), line.size())).has_value());
   EXPECT_TRUE(log->signals() & kSignalReadable);
   // Fill it: then the app is refused until the daemon drains.
-  const std::vector<u8> rec(LogNamespace::kMaxRecord, 'x');
+  const std::vector<u8> rec(abi::kMaxLogRecord, 'x');
   EXPECT_TRUE(w->write(rec).has_value());
   EXPECT_EQ(w->write(rec).error(), Error::limit_reached);
   EXPECT_EQ(w->write({}).error(), Error::invalid_argument);
@@ -103,10 +103,10 @@ TEST(LogNamespace, WriteOnlyHandlesAndBackpressure) {
   usize needed = 0;
   EXPECT_EQ(r->read(buf, &needed).error(), Error::buffer_too_small);
   EXPECT_EQ(needed, line.size());
-  std::vector<u8> out(LogNamespace::kMaxRecord);
+  std::vector<u8> out(abi::kMaxLogRecord);
   EXPECT_EQ(r->read(out).value(), line.size());
   EXPECT_EQ(std::string(out.begin(), out.begin() + static_cast<long>(line.size())), line);
-  EXPECT_EQ(r->read(out).value(), LogNamespace::kMaxRecord);
+  EXPECT_EQ(r->read(out).value(), abi::kMaxLogRecord);
   EXPECT_EQ(r->read(out).error(), Error::would_block);
   EXPECT_FALSE(log->signals() & kSignalReadable);
   EXPECT_EQ(LogNamespace::create(*daemon.account, "", 4096).error(), Error::invalid_argument);

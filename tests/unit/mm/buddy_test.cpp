@@ -7,32 +7,22 @@
 #include <set>
 #include <vector>
 
+#include "mm/buddy_fixture.hpp"
 #include "mm/test_memory.hpp"
 #include "test_support.hpp"
 
 namespace platypos {
 namespace {
 
+using test::BuddyFixture;
+using test::kNoRegions;
 using test::TestMemory;
 
 PageRange range(u64 base, u64 size) { return PageRange::make(PhysAddr(base), size).value(); }
 
-// A buddy allocator over test memory with metadata kept on the host side.
-struct BuddyFixture {
-  explicit BuddyFixture(u64 memory) : mem(memory), buddy(mem.map(), regions) {}
-  void add(u64 base, u64 size, u64 reserved = 0) {
-    meta.emplace_back(BuddyAllocator::metadata_bytes(size));
-    ASSERT_TRUE(buddy.add_region(range(base, size), meta.back().data(), reserved).has_value());
-  }
-  TestMemory mem;
-  BuddyAllocator::Region regions[8];
-  std::vector<std::vector<u8>> meta;
-  BuddyAllocator buddy;
-};
-
 TEST(Buddy, SingleRegionSplitsAndMerges) {
-  BuddyFixture f(8 * MiB);
-  f.add(4 * MiB, 4 * MiB);  // one naturally aligned order-10 block
+  BuddyFixture f(8 * MiB, kNoRegions);
+  ASSERT_TRUE(f.add(4 * MiB, 4 * MiB).has_value());  // one naturally aligned order-10 block
   EXPECT_EQ(f.buddy.stats().free_pages, 1024u);
   EXPECT_EQ(f.buddy.stats().free_blocks[10], 1u);
   auto a = f.buddy.alloc(0);
@@ -49,8 +39,8 @@ TEST(Buddy, SingleRegionSplitsAndMerges) {
 }
 
 TEST(Buddy, BlocksAreNaturallyAligned) {
-  BuddyFixture f(16 * MiB);
-  f.add(0x101000, 12 * MiB);  // starts at an odd page: the edges get small blocks
+  BuddyFixture f(16 * MiB, kNoRegions);
+  ASSERT_TRUE(f.add(0x101000, 12 * MiB).has_value());  // starts at an odd page: the edges get small blocks
   EXPECT_TRUE(f.buddy.check_invariants());
   std::vector<std::pair<PhysAddr, u32>> got;
   for (u32 o = 0; o <= BuddyAllocator::kMaxOrder; ++o) {
@@ -66,10 +56,10 @@ TEST(Buddy, BlocksAreNaturallyAligned) {
 }
 
 TEST(Buddy, SeveralRegionsWithHoles) {
-  BuddyFixture f(64 * MiB);
-  f.add(1 * MiB, 2 * MiB);
-  f.add(16 * MiB, 8 * MiB);
-  f.add(40 * MiB, 64 * kPageSize);
+  BuddyFixture f(64 * MiB, kNoRegions);
+  ASSERT_TRUE(f.add(1 * MiB, 2 * MiB).has_value());
+  ASSERT_TRUE(f.add(16 * MiB, 8 * MiB).has_value());
+  ASSERT_TRUE(f.add(40 * MiB, 64 * kPageSize).has_value());
   EXPECT_EQ(f.buddy.regions().size(), 3u);
   EXPECT_EQ(f.buddy.stats().free_pages, (2 * MiB + 8 * MiB) / kPageSize + 64);
   // Everything can be allocated page by page, and every page is inside a region.
@@ -92,8 +82,8 @@ TEST(Buddy, SeveralRegionsWithHoles) {
 }
 
 TEST(Buddy, AddRegionErrors) {
-  BuddyFixture f(64 * MiB);
-  f.add(4 * MiB, 4 * MiB);
+  BuddyFixture f(64 * MiB, kNoRegions);
+  ASSERT_TRUE(f.add(4 * MiB, 4 * MiB).has_value());
   std::vector<u8> meta(4096);
   EXPECT_EQ(f.buddy.add_region(range(6 * MiB, 4 * MiB), meta.data()).error(), Error::already_exists);
   EXPECT_EQ(f.buddy.add_region(range(2 * MiB, 4 * MiB), meta.data()).error(), Error::already_exists);
@@ -119,8 +109,8 @@ TEST(Buddy, SelfHostedRegionKeepsItsStateInside) {
 }
 
 TEST(Buddy, AllocErrors) {
-  BuddyFixture f(8 * MiB);
-  f.add(0, 8 * MiB);
+  BuddyFixture f(8 * MiB, kNoRegions);
+  ASSERT_TRUE(f.add(0, 8 * MiB).has_value());
   EXPECT_EQ(f.buddy.alloc(BuddyAllocator::kMaxOrder + 1).error(), Error::invalid_argument);
   EXPECT_EQ(f.buddy.alloc_pages(0).error(), Error::invalid_argument);
   EXPECT_EQ(f.buddy.alloc_pages(1025).error(), Error::invalid_argument);
@@ -136,9 +126,9 @@ TEST(Buddy, AllocErrors) {
 
 // Every bad free returns its specific error and leaves the allocator exactly as it was.
 TEST(Buddy, BadFreesChangeNothing) {
-  BuddyFixture f(16 * MiB);
-  f.add(4 * MiB, 4 * MiB);
-  f.add(12 * MiB, 1 * MiB);
+  BuddyFixture f(16 * MiB, kNoRegions);
+  ASSERT_TRUE(f.add(4 * MiB, 4 * MiB).has_value());
+  ASSERT_TRUE(f.add(12 * MiB, 1 * MiB).has_value());
   const PhysAddr a = f.buddy.alloc(2).value();  // 4 pages
   const PhysAddr b = f.buddy.alloc(0).value();
   const auto before = f.buddy.stats();
@@ -181,7 +171,7 @@ TEST(Buddy, BadFreesChangeNothing) {
 // it exists).
 TEST(BuddyDifferential, HundredThousandRandomOps) {
   constexpr u64 kMem = 64 * MiB;
-  BuddyFixture f(kMem);
+  BuddyFixture f(kMem, kNoRegions);
   struct R {
     u64 base, size;
   };
@@ -189,7 +179,7 @@ TEST(BuddyDifferential, HundredThousandRandomOps) {
   std::set<u64> free_pages;  // page numbers
   std::set<u64> region_pages;
   for (const R& r : regions) {
-    f.add(r.base, r.size);
+    ASSERT_TRUE(f.add(r.base, r.size).has_value());
     for (u64 p = r.base / kPageSize; p < (r.base + r.size) / kPageSize; ++p) {
       free_pages.insert(p);
       region_pages.insert(p);

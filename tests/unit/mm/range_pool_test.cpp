@@ -53,6 +53,70 @@ std::string dump(const std::vector<MemoryRange>& v) {
   return s;
 }
 
+// Everything a caller can observe of the pool.
+struct PoolState {
+  std::vector<MemoryRange> ranges;
+  usize range_count;
+  usize free_nodes;
+  u64 bookkeeping_pages;
+  bool initialized;
+};
+
+PoolState state_of(const RangePool& pool) {
+  return {ranges_of(pool), pool.range_count(), pool.free_node_count(), pool.bookkeeping_pages(), pool.initialized()};
+}
+
+std::string describe(const PoolState& s) {
+  return dump(s.ranges) + std::to_string(s.range_count) + " ranges, " + std::to_string(s.free_nodes) +
+         " spare nodes, " + std::to_string(s.bookkeeping_pages) + " bookkeeping pages" +
+         (s.initialized ? "" : ", not initialized") + "\n";
+}
+
+// Calls `call` and checks it fails with `expected` and leaves the pool exactly as it was.
+template <class F>
+::testing::AssertionResult fails_unchanged(const RangePool& pool, Error expected, F&& call) {
+  const PoolState before = state_of(pool);
+  const auto r = call();
+  if (!r.is_error()) return ::testing::AssertionFailure() << "succeeded, expected " << error_name(expected);
+  if (r.error() != expected) {
+    return ::testing::AssertionFailure() << "failed with " << error_name(r.error()) << ", expected "
+                                         << error_name(expected);
+  }
+  const PoolState after = state_of(pool);
+  if (!same(before.ranges, after.ranges) || before.range_count != after.range_count ||
+      before.free_nodes != after.free_nodes || before.bookkeeping_pages != after.bookkeeping_pages ||
+      before.initialized != after.initialized) {
+    return ::testing::AssertionFailure() << "failed with " << error_name(expected) << " but changed the pool from\n"
+                                         << describe(before) << "to\n"
+                                         << describe(after);
+  }
+  if (!pool.check_invariants()) return ::testing::AssertionFailure() << "invariants broken";
+  return ::testing::AssertionSuccess();
+}
+
+// Allocates single pages from the top of the highest free range until only `left` spare nodes remain: each
+// allocation splits the free range once, taking one node. The type alternates with the spare count (allocated when
+// it is odd), so neighbouring pages never merge, across calls too.
+void use_up_spare_nodes(RangePool& pool, usize left) {
+  while (pool.free_node_count() > left) {
+    const usize spare = pool.free_node_count();
+    const u64 pages = pool.bookkeeping_pages();
+    ASSERT_TRUE(pool.allocate(spare % 2 == 1 ? MemoryType::allocated : MemoryType::kernel_data, kPageSize).has_value());
+    ASSERT_EQ(pool.free_node_count(), spare - 1);
+    ASSERT_EQ(pool.bookkeeping_pages(), pages);
+  }
+}
+
+MemoryType type_at(const RangePool& pool, u64 addr) {
+  MemoryType t = MemoryType::bad_memory;
+  bool found = false;
+  pool.for_each([&](const MemoryRange& r) {
+    if (addr >= r.base && addr < r.end()) t = r.type, found = true;
+  });
+  EXPECT_TRUE(found) << std::hex << addr;
+  return t;
+}
+
 TEST(RangePool, NormalizesUnsortedOverlappingUnalignedMaps) {
   TestMemory mem(64 * MiB);
   RangePool pool(mem.map());
@@ -83,6 +147,37 @@ TEST(RangePool, NormalizesUnsortedOverlappingUnalignedMaps) {
   EXPECT_EQ(ranges_of(pool)[3].base, 0x100000u);
 }
 
+// Free RAM reported in pieces that meet, overlap or chain inside a page: the pieces are merged before rounding, so
+// the page stays free RAM. A gap inside a page, or another type touching it, still takes the page.
+TEST(RangePool, FreeRamEntriesMeetingInsideAPageKeepThatPage) {
+  TestMemory mem(16 * MiB);
+  RangePool pool(mem.map());
+  const MemoryRange boot[] = {
+      {0x340200, 0x3fe00, MemoryType::free_ram},  // overlaps the previous piece inside page 0x340000
+      {0x100000, 0x80800, MemoryType::free_ram},  // [0x100000, 0x180800)
+      {0x400400, 0x600, MemoryType::free_ram},    // [0x400400, 0x400a00): three pieces cover page 0x400000
+      {0x180800, 0x7f800, MemoryType::free_ram},  // [0x180800, 0x200000): meets the first inside page 0x180000
+      {0x300000, 0x40400, MemoryType::free_ram},  // [0x300000, 0x340400)
+      {0x3ff800, 0xc00, MemoryType::free_ram},    // [0x3ff800, 0x400400)
+      {0x400a00, 0xff600, MemoryType::free_ram},  // [0x400a00, 0x500000)
+      {0x600000, 0x40800, MemoryType::free_ram},  // [0x600000, 0x640800)
+      {0x640900, 0x3f700, MemoryType::free_ram},  // [0x640900, 0x680000): a gap inside page 0x640000
+      {0x700000, 0x40800, MemoryType::free_ram},  // [0x700000, 0x740800)
+      {0x740800, 0x3f800, MemoryType::free_ram},  // [0x740800, 0x780000)
+      {0x740100, 0x100, MemoryType::reserved},    // inside the merged page 0x740000: reserved wins
+  };
+  ASSERT_TRUE(pool.init(boot).has_value());
+  EXPECT_TRUE(pool.check_invariants());
+  const std::vector<MemoryRange> expected = {
+      {0x100000, 0x100000, MemoryType::free_ram}, {0x300000, 0x80000, MemoryType::free_ram},
+      {0x400000, 0x100000, MemoryType::free_ram}, {0x600000, 0x40000, MemoryType::free_ram},
+      {0x641000, 0x3f000, MemoryType::free_ram},  {0x700000, 0x40000, MemoryType::free_ram},
+      {0x740000, 0x1000, MemoryType::reserved},   {0x741000, 0x3f000, MemoryType::free_ram},
+  };
+  EXPECT_TRUE(same(map_view(pool), expected)) << dump(map_view(pool));
+  EXPECT_EQ(type_at(pool, 0x100000), MemoryType::pool_bookkeeping);
+}
+
 TEST(RangePool, InitErrors) {
   TestMemory mem(16 * MiB);
   {
@@ -103,6 +198,257 @@ TEST(RangePool, InitErrors) {
     EXPECT_EQ(pool.init(ok_map).error(), Error::bad_state);
     RangePool fresh(mem.map());
     EXPECT_EQ(fresh.allocate(MemoryType::allocated, kPageSize).error(), Error::bad_state);
+  }
+}
+
+// Every error path of every call, on a pool that is not initialized, then on one with plenty of spare nodes, three,
+// one, and none: each fails with its error and leaves the ranges, the spare nodes and the bookkeeping as they were.
+TEST(RangePool, FailedCallsChangeNothing) {
+  TestMemory mem(64 * MiB);
+  RangePool pool(mem.map());
+  const MemoryRange boot[] = {{0x100000, 31 * MiB, MemoryType::free_ram},
+                              {32 * MiB, 1 * MiB, MemoryType::acpi_reclaimable},
+                              {33 * MiB, 1 * MiB, MemoryType::reserved},
+                              {34 * MiB, 2 * MiB, MemoryType::kernel_image},
+                              {36 * MiB, 1 * MiB, MemoryType::acpi_nvs}};
+  const auto bogus = static_cast<MemoryType>(23);
+  const PhysAddr a(8 * MiB);  // an allocation of 16 pages, free RAM below and above it
+  const PhysAddr below_a(8 * MiB - kPageSize);
+  const PhysAddr free_page(2 * MiB);
+  const PhysAddr outside(40 * MiB);
+  auto never = [](PageRange) { ADD_FAILURE() << "hand_over_free_ram called back after failing"; };
+
+  // Before init.
+  {
+    const MemoryRange bad_type[] = {{0, 16 * MiB, MemoryType::buddy}};
+    const MemoryRange only_reserved[] = {{0, 16 * MiB, MemoryType::reserved}};
+    const MemoryRange only_partial_pages[] = {{0x100800, 0x800, MemoryType::free_ram},
+                                              {0x101100, 0x800, MemoryType::free_ram}};  // a gap: no whole page
+    EXPECT_TRUE(fails_unchanged(pool, Error::invalid_argument, [&] { return pool.init(bad_type); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::no_memory, [&] { return pool.init(only_reserved); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::no_memory, [&] { return pool.init(only_partial_pages); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::no_memory, [&] { return pool.init({}); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::bad_state, [&] { return pool.allocate(MemoryType::allocated, 4096); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::bad_state,
+                                [&] { return pool.allocate_at(free_page, kPageSize, MemoryType::allocated); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::bad_state, [&] { return pool.free(a, kPageSize); }));
+    EXPECT_TRUE(
+        fails_unchanged(pool, Error::bad_state, [&] { return pool.retag(a, kPageSize, MemoryType::free_ram); }));
+    EXPECT_TRUE(
+        fails_unchanged(pool, Error::bad_state, [&] { return pool.hand_over_free_ram(MemoryType::buddy, never); }));
+    EXPECT_EQ(pool.range_count(), 0u);
+    EXPECT_EQ(pool.free_node_count(), 0u);
+    EXPECT_EQ(pool.bookkeeping_pages(), 0u);
+  }
+  ASSERT_TRUE(pool.init(boot).has_value());
+  ASSERT_TRUE(pool.allocate_at(a, 16 * kPageSize, MemoryType::allocated).has_value());
+  PhysAddr book;
+  pool.for_each([&](const MemoryRange& r) {
+    if (r.type == MemoryType::pool_bookkeeping) book = PhysAddr(r.base);
+  });
+
+  auto every_error = [&](const char* when) {
+    SCOPED_TRACE(when);
+    const usize spare = pool.free_node_count();
+    EXPECT_TRUE(fails_unchanged(pool, Error::bad_state, [&] { return pool.init(boot); }));
+    // allocate
+    for (MemoryType t : {MemoryType::reserved, MemoryType::free_ram, MemoryType::pool_bookkeeping, bogus}) {
+      EXPECT_TRUE(fails_unchanged(pool, Error::invalid_argument, [&] { return pool.allocate(t, kPageSize); }));
+    }
+    EXPECT_TRUE(
+        fails_unchanged(pool, Error::invalid_argument, [&] { return pool.allocate(MemoryType::allocated, 0); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::invalid_argument,
+                                [&] { return pool.allocate(MemoryType::allocated, kPageSize, 0); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::invalid_argument,
+                                [&] { return pool.allocate(MemoryType::allocated, kPageSize, 3 * kPageSize); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::invalid_argument, [&] {
+      return pool.allocate(MemoryType::allocated, kPageSize, kPageSize, 0x1000, 0x2000);
+    }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::no_memory, [&] { return pool.allocate(MemoryType::allocated, ~u64{0}); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::no_memory, [&] { return pool.allocate(MemoryType::allocated, 1 * GiB); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::no_memory, [&] {
+      return pool.allocate(MemoryType::smp_trampoline, kPageSize, kPageSize, 0xfffff);  // no RAM below 1 MiB
+    }));
+    // allocate_at
+    for (MemoryType t : {MemoryType::reserved, MemoryType::free_ram, MemoryType::pool_bookkeeping, bogus}) {
+      EXPECT_TRUE(fails_unchanged(pool, Error::invalid_argument, [&] { return pool.allocate_at(free_page, 4096, t); }));
+    }
+    const MemoryType at = MemoryType::page_tables;
+    EXPECT_TRUE(fails_unchanged(pool, Error::misaligned, [&] { return pool.allocate_at(free_page + 1, 4096, at); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::invalid_argument, [&] { return pool.allocate_at(free_page, 0, at); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::invalid_argument, [&] { return pool.allocate_at(free_page, 100, at); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::out_of_range, [&] { return pool.allocate_at(outside, 4096, at); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::out_of_range, [&] { return pool.allocate_at(a, 4096, at); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::out_of_range, [&] { return pool.allocate_at(below_a, 8192, at); }));
+    EXPECT_TRUE(
+        fails_unchanged(pool, Error::out_of_range, [&] { return pool.allocate_at(PhysAddr(33 * MiB), 4096, at); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::out_of_range, [&] { return pool.allocate_at(book, 4096, at); }));
+    // free
+    EXPECT_TRUE(fails_unchanged(pool, Error::misaligned, [&] { return pool.free(a + 1, kPageSize); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::invalid_argument, [&] { return pool.free(a, 0); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::invalid_argument, [&] { return pool.free(a, 100); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::out_of_range, [&] { return pool.free(outside, kPageSize); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::out_of_range, [&] { return pool.free(a, 17 * kPageSize); }));
+    EXPECT_TRUE(
+        fails_unchanged(pool, Error::out_of_range, [&] { return pool.free(PhysAddr(~u64{0} & ~u64{0xfff}), 4096); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::not_allocated, [&] { return pool.free(free_page, kPageSize); }));
+    for (u64 firmware : {32 * MiB, 33 * MiB, 34 * MiB, 36 * MiB}) {
+      EXPECT_TRUE(fails_unchanged(pool, Error::access_denied, [&] { return pool.free(PhysAddr(firmware), 4096); }));
+    }
+    EXPECT_TRUE(fails_unchanged(pool, Error::access_denied, [&] { return pool.free(book, kPageSize); }));
+    // retag
+    for (MemoryType t : {MemoryType::reserved, MemoryType::acpi_reclaimable, MemoryType::pool_bookkeeping, bogus}) {
+      EXPECT_TRUE(fails_unchanged(pool, Error::invalid_argument, [&] { return pool.retag(a, kPageSize, t); }));
+    }
+    const MemoryType to = MemoryType::kernel_data;
+    EXPECT_TRUE(fails_unchanged(pool, Error::misaligned, [&] { return pool.retag(a + 1, kPageSize, to); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::invalid_argument, [&] { return pool.retag(a, 0, to); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::invalid_argument, [&] { return pool.retag(a, 100, to); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::out_of_range, [&] { return pool.retag(outside, kPageSize, to); }));
+    EXPECT_TRUE(fails_unchanged(pool, Error::out_of_range, [&] { return pool.retag(below_a, 2 * kPageSize, to); }));
+    for (u64 firmware : {33 * MiB, 36 * MiB}) {
+      EXPECT_TRUE(fails_unchanged(pool, Error::access_denied,
+                                  [&] { return pool.retag(PhysAddr(firmware), kPageSize, MemoryType::free_ram); }));
+    }
+    EXPECT_TRUE(fails_unchanged(pool, Error::access_denied, [&] { return pool.retag(book, kPageSize, to); }));
+    // hand_over_free_ram
+    for (MemoryType t : {MemoryType::free_ram, MemoryType::reserved, MemoryType::pool_bookkeeping, bogus}) {
+      EXPECT_TRUE(fails_unchanged(pool, Error::invalid_argument, [&] { return pool.hand_over_free_ram(t, never); }));
+    }
+    EXPECT_EQ(pool.free_node_count(), spare);
+  };
+
+  every_error("plenty of spare nodes");
+  use_up_spare_nodes(pool, 3);
+  every_error("three spare nodes");
+  use_up_spare_nodes(pool, 1);
+  every_error("one spare node");
+  use_up_spare_nodes(pool, 0);
+  every_error("no spare node");
+  EXPECT_TRUE(pool.check_invariants());
+}
+
+// With no spare node and no free RAM left, a change that needs a node fails and changes nothing; freeing or
+// re-tagging a whole range (or merging) needs none and works, so the pool can always free again.
+TEST(RangePool, NoSpareNodesStillFreesAndRetagsWholeRanges) {
+  TestMemory mem(4 * MiB);
+  RangePool pool(mem.map());
+  const MemoryRange boot[] = {{0x100000, 0x100000, MemoryType::free_ram},
+                              {0x200000, 0x100000, MemoryType::kernel_image}};
+  ASSERT_TRUE(pool.init(boot).has_value());
+  ASSERT_EQ(pool.bookkeeping_pages(), 1u);
+  ASSERT_EQ(type_at(pool, 0x100000), MemoryType::pool_bookkeeping);
+  // Single pages from 0x1ff000 down, of alternating types.
+  use_up_spare_nodes(pool, 0);
+  const MemoryType second = type_at(pool, 0x1fe000);
+  ASSERT_NE(type_at(pool, 0x1ff000), second);
+  std::vector<MemoryRange> free;
+  pool.for_each([&](const MemoryRange& r) {
+    if (r.type == MemoryType::free_ram) free.push_back(r);
+  });
+  ASSERT_EQ(free.size(), 1u);
+  const u64 low = free[0].base, rest = free[0].size;
+  ASSERT_EQ(low, 0x101000u);
+
+  // The whole remaining free range: no split, no node, works with none spare.
+  ASSERT_EQ(pool.allocate(MemoryType::page_tables, rest).value(), PhysAddr(low));
+  EXPECT_EQ(pool.total_bytes(MemoryType::free_ram), 0u);
+  EXPECT_EQ(pool.free_node_count(), 0u);
+
+  // Splits need nodes, and there is no free page for more.
+  EXPECT_TRUE(fails_unchanged(pool, Error::no_memory, [&] { return pool.free(PhysAddr(low + 4096), 4096); }));
+  EXPECT_TRUE(fails_unchanged(pool, Error::no_memory, [&] { return pool.free(PhysAddr(low), 4096); }));
+  EXPECT_TRUE(fails_unchanged(pool, Error::no_memory,
+                              [&] { return pool.retag(PhysAddr(low + 4096), 4096, MemoryType::allocated); }));
+  EXPECT_TRUE(fails_unchanged(pool, Error::no_memory, [&] { return pool.allocate(MemoryType::allocated, 4096); }));
+
+  // Whole ranges: re-tag the top page (no merge), then re-tag it like its lower neighbour (merge: one node back).
+  ASSERT_TRUE(pool.retag(PhysAddr(0x1ff000), kPageSize, MemoryType::page_tables).has_value());
+  EXPECT_EQ(type_at(pool, 0x1ff000), MemoryType::page_tables);
+  EXPECT_EQ(pool.free_node_count(), 0u);
+  ASSERT_TRUE(pool.retag(PhysAddr(0x1ff000), kPageSize, second).has_value());
+  EXPECT_EQ(pool.free_node_count(), 1u);
+
+  // One spare node: a split on one side works, a split on both sides does not.
+  EXPECT_TRUE(fails_unchanged(pool, Error::no_memory, [&] { return pool.free(PhysAddr(low + 4096), 4096); }));
+  ASSERT_TRUE(pool.free(PhysAddr(low), kPageSize).has_value());
+  EXPECT_EQ(pool.free_node_count(), 0u);
+
+  // None spare again: freeing whole allocations works, with or without a free neighbour to merge with.
+  ASSERT_TRUE(pool.free(PhysAddr(0x1fe000), 2 * kPageSize).has_value());  // the merged pair
+  EXPECT_EQ(pool.free_node_count(), 0u);
+  ASSERT_TRUE(pool.free(PhysAddr(low + 4096), rest - kPageSize).has_value());  // merges with the page at `low`
+  EXPECT_EQ(pool.free_node_count(), 1u);
+  EXPECT_EQ(pool.total_bytes(MemoryType::free_ram), rest + 2 * kPageSize);
+  EXPECT_EQ(pool.total_bytes(MemoryType::page_tables), 0u);
+  EXPECT_EQ(pool.bookkeeping_pages(), 1u);  // none of this needed a new page
+  EXPECT_TRUE(pool.check_invariants());
+}
+
+// With too few spare nodes for a split, the pool takes one more page of free RAM for nodes: never from the range it
+// is changing, even when that range is the only free RAM left but one page.
+TEST(RangePool, NoSpareNodesGrowsOutsideTheRangeItChanges) {
+  TestMemory mem(4 * MiB);
+  const MemoryRange boot[] = {{0x100000, 0x100000, MemoryType::free_ram},
+                              {0x200000, 0x100000, MemoryType::kernel_image}};
+  {
+    // allocate: the highest fit is the top of the free range; the new bookkeeping page goes just below it.
+    RangePool pool(mem.map());
+    ASSERT_TRUE(pool.init(boot).has_value());
+    use_up_spare_nodes(pool, 0);
+    u64 top = 0;
+    pool.for_each([&](const MemoryRange& r) {
+      if (r.type == MemoryType::free_ram) top = r.end();
+    });
+    ASSERT_EQ(pool.allocate(MemoryType::page_tables, 8 * kPageSize).value(), PhysAddr(top - 8 * kPageSize));
+    EXPECT_EQ(pool.bookkeeping_pages(), 2u);
+    EXPECT_EQ(type_at(pool, top - 9 * kPageSize), MemoryType::pool_bookkeeping);
+    EXPECT_EQ(pool.total_bytes(MemoryType::page_tables), 8 * kPageSize);
+    EXPECT_TRUE(pool.check_invariants());
+  }
+  {
+    // allocate_at of all free RAM but its top page: that page is the only one the nodes can come from.
+    RangePool pool(mem.map());
+    ASSERT_TRUE(pool.init(boot).has_value());
+    use_up_spare_nodes(pool, 0);
+    u64 base = 0, end = 0;
+    pool.for_each([&](const MemoryRange& r) {
+      if (r.type == MemoryType::free_ram) base = r.base, end = r.end();
+    });
+    ASSERT_TRUE(pool.allocate_at(PhysAddr(base), end - base - kPageSize, MemoryType::kernel_data).has_value());
+    EXPECT_EQ(type_at(pool, end - kPageSize), MemoryType::pool_bookkeeping);
+    EXPECT_EQ(pool.total_bytes(MemoryType::free_ram), 0u);
+    EXPECT_EQ(pool.bookkeeping_pages(), 2u);
+    EXPECT_TRUE(pool.check_invariants());
+  }
+  {
+    // allocate_at of all free RAM but its bottom page.
+    RangePool pool(mem.map());
+    ASSERT_TRUE(pool.init(boot).has_value());
+    use_up_spare_nodes(pool, 0);
+    u64 base = 0, end = 0;
+    pool.for_each([&](const MemoryRange& r) {
+      if (r.type == MemoryType::free_ram) base = r.base, end = r.end();
+    });
+    ASSERT_TRUE(
+        pool.allocate_at(PhysAddr(base + kPageSize), end - base - kPageSize, MemoryType::page_tables).has_value());
+    EXPECT_EQ(type_at(pool, base), MemoryType::pool_bookkeeping);
+    EXPECT_EQ(pool.total_bytes(MemoryType::free_ram), 0u);
+    EXPECT_TRUE(pool.check_invariants());
+  }
+  {
+    // The whole free range needs no node: no growth, even with none spare.
+    RangePool pool(mem.map());
+    ASSERT_TRUE(pool.init(boot).has_value());
+    use_up_spare_nodes(pool, 0);
+    u64 base = 0, end = 0;
+    pool.for_each([&](const MemoryRange& r) {
+      if (r.type == MemoryType::free_ram) base = r.base, end = r.end();
+    });
+    ASSERT_TRUE(pool.allocate_at(PhysAddr(base), end - base, MemoryType::page_tables).has_value());
+    EXPECT_EQ(pool.bookkeeping_pages(), 1u);
+    EXPECT_EQ(pool.free_node_count(), 0u);
+    EXPECT_TRUE(pool.check_invariants());
   }
 }
 

@@ -8,26 +8,14 @@
 #include <set>
 #include <vector>
 
-#include "mm/test_memory.hpp"
+#include "mm/buddy_fixture.hpp"
 #include "test_support.hpp"
 
 namespace platypos {
 namespace {
 
-struct Machine {
-  explicit Machine(u64 bytes) : mem(bytes), buddy(mem.map(), regions) {
-    meta.resize(BuddyAllocator::metadata_bytes(bytes));
-    buddy.add_region(PageRange::make(PhysAddr(0), bytes).value(), meta.data()).expect("region");
-  }
-  PageSource source() { return PageSource(buddy); }
-  test::TestMemory mem;
-  BuddyAllocator::Region regions[1];
-  std::vector<u8> meta;
-  BuddyAllocator buddy;
-};
-
 TEST(MemoryReservation, TakesEverythingUpFrontAndGivesItAllBack) {
-  Machine m(64 * MiB);
+  test::BuddyFixture m(64 * MiB);
   const u64 free0 = m.buddy.stats().free_pages;
   MemoryReservation r;
   ASSERT_TRUE(r.reserve(m.source(), 10 * MiB + 1).has_value());
@@ -56,7 +44,7 @@ TEST(MemoryReservation, TakesEverythingUpFrontAndGivesItAllBack) {
 }
 
 TEST(MemoryReservation, AllOrNothing) {
-  Machine m(16 * MiB);
+  test::BuddyFixture m(16 * MiB);
   const u64 free0 = m.buddy.stats().free_pages;
   MemoryReservation big;
   EXPECT_EQ(big.reserve(m.source(), 17 * MiB).error(), Error::no_memory);
@@ -85,7 +73,7 @@ TEST(MemoryReservation, AllOrNothing) {
 }
 
 TEST(MemoryReservation, Errors) {
-  Machine m(16 * MiB);
+  test::BuddyFixture m(16 * MiB);
   MemoryReservation r;
   EXPECT_EQ(r.alloc(0).error(), Error::bad_state);
   EXPECT_EQ(r.reserve(m.source(), 0).error(), Error::invalid_argument);
@@ -106,7 +94,7 @@ TEST(MemoryReservation, Errors) {
 }
 
 TEST(MemoryReservation, ProcessSlabOnItsOwnReservation) {
-  Machine m(16 * MiB);
+  test::BuddyFixture m(16 * MiB);
   MemoryReservation r;
   ASSERT_TRUE(r.reserve(m.source(), 64 * kPageSize).has_value());
   SlabCache cache("process objects", 128, 16, r.page_source());
@@ -130,7 +118,7 @@ TEST(MemoryReservation, ProcessSlabOnItsOwnReservation) {
 // Several reservations come and go at random on one machine, each allocating and freeing inside; failed reserves
 // must leave the machine untouched, and at the end everything is back.
 TEST(MemoryReservationDifferential, HundredThousandRandomOps) {
-  Machine m(128 * MiB);
+  test::BuddyFixture m(128 * MiB);
   const u64 free0 = m.buddy.stats().free_pages;
   std::mt19937_64 rng(0x5eed0004);
   constexpr int kSlots = 6;

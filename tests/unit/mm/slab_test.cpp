@@ -10,26 +10,14 @@
 #include <string>
 #include <vector>
 
-#include "mm/test_memory.hpp"
+#include "mm/buddy_fixture.hpp"
 #include "test_support.hpp"
 
 namespace platypos {
 namespace {
 
-struct Pages {
-  explicit Pages(u64 bytes) : mem(bytes), buddy(mem.map(), regions) {
-    meta.resize(BuddyAllocator::metadata_bytes(bytes));
-    buddy.add_region(PageRange::make(PhysAddr(0), bytes).value(), meta.data()).expect("region");
-  }
-  PageSource source() { return PageSource(buddy); }
-  test::TestMemory mem;
-  BuddyAllocator::Region regions[1];
-  std::vector<u8> meta;
-  BuddyAllocator buddy;
-};
-
 TEST(Slab, GeometryAndSlabReuse) {
-  Pages pages(4 * MiB);
+  test::BuddyFixture pages(4 * MiB);
   const u64 free0 = pages.buddy.stats().free_pages;
   {
     SlabCache cache("obj64", 64, 64, pages.source());
@@ -59,7 +47,7 @@ TEST(Slab, GeometryAndSlabReuse) {
 }
 
 TEST(Slab, LargeObjectsUseLargerSlabs) {
-  Pages pages(4 * MiB);
+  test::BuddyFixture pages(4 * MiB);
   SlabCache cache("obj1500", 1500, 8, pages.source());
   EXPECT_GE(cache.stats().objects_per_slab, 8u);
   EXPECT_EQ(cache.stats().slab_order, 2u);  // 16 KiB holds 10
@@ -72,7 +60,7 @@ TEST(Slab, LargeObjectsUseLargerSlabs) {
 }
 
 TEST(Slab, BadFreesAreRejectedAndChangeNothing) {
-  Pages pages(4 * MiB);
+  test::BuddyFixture pages(4 * MiB);
   SlabCache a("a", 48, 16, pages.source());
   SlabCache b("b", 48, 16, pages.source());
   void* x = a.alloc().value();
@@ -97,7 +85,7 @@ TEST(Slab, BadFreesAreRejectedAndChangeNothing) {
 }
 
 TEST(Slab, ExhaustionIsNoMemory) {
-  Pages pages(64 * kPageSize);
+  test::BuddyFixture pages(64 * kPageSize);
   SlabCache cache("hog", 256, 8, pages.source());
   std::vector<void*> objs;
   for (;;) {
@@ -120,7 +108,7 @@ struct Tracked {
 };
 
 TEST(ObjectCache, MakeAndDestroyRunConstructorsAndDestructors) {
-  Pages pages(4 * MiB);
+  test::BuddyFixture pages(4 * MiB);
   ObjectCache<Tracked> cache("tracked", pages.source());
   Tracked* t = cache.make("channel").value();
   EXPECT_EQ(t->name, "channel");
@@ -137,7 +125,7 @@ struct Big {
 };
 
 TEST(KernelHeap, MakeDestroyThroughSizeClasses) {
-  Pages pages(8 * MiB);
+  test::BuddyFixture pages(8 * MiB);
   KernelHeap heap(pages.source());
   install_kernel_heap(&heap);
   auto* a = make<u64>(7).value();
@@ -165,7 +153,7 @@ TEST(KernelHeap, MakeDestroyThroughSizeClasses) {
 // Random alloc/free/bad-free sequences against a set of live objects: objects never overlap, stay inside their
 // slabs' pages, keep their contents while live, and the statistics and invariants agree throughout.
 TEST(SlabDifferential, HundredThousandRandomOps) {
-  Pages pages(32 * MiB);
+  test::BuddyFixture pages(32 * MiB);
   const u64 free0 = pages.buddy.stats().free_pages;
   std::mt19937_64 rng(0x5eed0003);
   const usize sizes[] = {8, 24, 64, 200, 1000, 3000};

@@ -600,7 +600,36 @@ TEST(RingChains, TimedOutWaitCancelsTheRest) {
   EXPECT_EQ(cq[1].result, status(Error::cancelled));
 }
 
+// The rule (abi/ring.hpp): a chain longer than kMaxChain fails as a whole, up to and including its last entry (the
+// first without LINK); none of it runs, and the entry after it starts afresh.
 TEST(RingChains, TooLongAChainFailsAsAWhole) {
+  RingHarness h;
+  for (u32 i = 0; i < abi::kMaxChain + 3; ++i) {
+    Sqe s = sqe(Op::nop);
+    s.flags = abi::kSqeLink;
+    s.user_data = i + 1;
+    h.push(s);
+  }
+  Sqe last = sqe(Op::nop);  // the chain's last entry (no LINK): fails with it
+  last.user_data = 100;
+  h.push(last);
+  Sqe after = sqe(Op::nop);  // a chain of its own
+  after.user_data = 200;
+  h.push(after);
+  h.publish();
+  EXPECT_EQ(h.consume(), abi::kMaxChain + 5);
+  auto cq = h.reap();
+  ASSERT_EQ(cq.size(), abi::kMaxChain + 5);
+  EXPECT_EQ(cq[0].result, status(Error::limit_reached));
+  for (u32 i = 1; i < abi::kMaxChain + 4; ++i) {
+    EXPECT_EQ(cq[i].result, status(Error::cancelled)) << "entry " << i;
+  }
+  EXPECT_EQ(cq[abi::kMaxChain + 3].user_data, 100u);
+  EXPECT_EQ(cq[abi::kMaxChain + 4].user_data, 200u);
+  EXPECT_EQ(cq[abi::kMaxChain + 4].result, 0);
+}
+
+TEST(RingChains, AnOverlongChainPublishedInPiecesStillFailsAsAWhole) {
   RingHarness h;
   for (u32 i = 0; i < abi::kMaxChain; ++i) {
     Sqe s = sqe(Op::nop);
@@ -608,17 +637,44 @@ TEST(RingChains, TooLongAChainFailsAsAWhole) {
     s.user_data = i + 1;
     h.push(s);
   }
-  Sqe last = sqe(Op::nop);
-  last.user_data = 100;
-  h.push(last);
   h.publish();
-  EXPECT_EQ(h.consume(), abi::kMaxChain + 1);
+  EXPECT_EQ(h.consume(), abi::kMaxChain);  // already known to be too long: failed at once
   auto cq = h.reap();
-  ASSERT_EQ(cq.size(), abi::kMaxChain + 1);
+  ASSERT_EQ(cq.size(), abi::kMaxChain);
   EXPECT_EQ(cq[0].result, status(Error::limit_reached));
-  for (u32 i = 1; i < abi::kMaxChain; ++i) EXPECT_EQ(cq[i].result, status(Error::cancelled));
-  EXPECT_EQ(cq[abi::kMaxChain].user_data, 100u);
-  EXPECT_EQ(cq[abi::kMaxChain].result, 0);
+  // Its tail arrives later: still part of the failed chain, up to the entry without LINK.
+  Sqe more = sqe(Op::nop);
+  more.flags = abi::kSqeLink;
+  more.user_data = 50;
+  h.push(more);
+  h.publish();
+  EXPECT_EQ(h.consume(), 1u);
+  Sqe end = sqe(Op::nop);
+  end.user_data = 51;
+  h.push(end);
+  Sqe next = sqe(Op::nop);
+  next.user_data = 52;
+  h.push(next);
+  h.publish();
+  EXPECT_EQ(h.consume(), 2u);
+  cq = h.reap();
+  ASSERT_EQ(cq.size(), 3u);
+  EXPECT_EQ(cq[0].result, status(Error::cancelled));
+  EXPECT_EQ(cq[1].result, status(Error::cancelled));
+  EXPECT_EQ(cq[2].user_data, 52u);
+  EXPECT_EQ(cq[2].result, 0);
+}
+
+TEST(RingChains, AChainOfExactlyTheLimitRuns) {
+  RingHarness h;
+  for (u32 i = 0; i < abi::kMaxChain; ++i) {
+    Sqe s = sqe(Op::nop);
+    s.flags = i + 1 < abi::kMaxChain ? abi::kSqeLink : 0;
+    h.push(s);
+  }
+  h.publish();
+  EXPECT_EQ(h.consume(), abi::kMaxChain);
+  for (const auto& c : h.reap()) EXPECT_EQ(c.result, 0);
 }
 
 // --- Flow control and shared-memory counters

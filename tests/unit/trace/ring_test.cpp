@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "mm/test_memory.hpp"
+#include "mm/buddy_fixture.hpp"
 #include "test_support.hpp"
 
 namespace platypos::trace {
@@ -216,11 +216,9 @@ TEST_F(TracerTest, OnlyOneTracerIsActive) {
 
 TEST(Tracer, RingsComeFromPagesAndGoBack) {
   // A page source over host memory: a buddy allocator of 8 MiB.
-  test::TestMemory mem(16 * MiB);
-  BuddyAllocator::Region regions[1];
-  BuddyAllocator buddy(mem.map(), regions);
-  std::vector<u8> meta(BuddyAllocator::metadata_bytes(8 * MiB));
-  ASSERT_TRUE(buddy.add_region(PageRange::make(PhysAddr(8 * MiB), 8 * MiB).value(), meta.data()).has_value());
+  test::BuddyFixture pages(16 * MiB, test::kNoRegions);
+  ASSERT_TRUE(pages.add(8 * MiB, 8 * MiB).has_value());
+  BuddyAllocator& buddy = pages.buddy;
   const u64 free_before = buddy.stats().free_pages;
   {
     Tracer t;

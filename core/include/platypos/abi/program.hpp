@@ -3,15 +3,12 @@
 // tells the program where its rings are, which memory is its own, which handles it was given, and the two system
 // calls it may need when the fast path cannot proceed.
 
+#include <platypos/abi/limits.hpp>
 #include <platypos/abi/ring.hpp>
 
 #include <cstdint>
 
 namespace platypos::abi {
-
-inline constexpr std::uint32_t kMaxInitialHandles = 16;
-inline constexpr std::uint32_t kMaxProgramArgs = 128;
-inline constexpr std::uint32_t kMaxProgramCores = 16;
 
 struct ProgramEnv {
   RingHeader* ring;  // this core's rings: one submitter per ring, so one ring pair per app core
@@ -28,7 +25,7 @@ struct ProgramEnv {
   std::uint32_t self;
   std::uint32_t cores;       // dedicated app cores: the program's main runs once per core, each with its own env
   std::uint32_t core_index;  // which of them this is, in [0, cores)
-  char name[32];
+  char name[kMaxProgramName + 1];
   char args[kMaxProgramArgs];  // a command line for the program (spawn passes the text after the name)
 
   // The system calls. doorbell: the kernel core serving the ring went idle (NEED_WAKEUP was set): wake it.

@@ -23,6 +23,8 @@
 // The kernel trusts nothing in this region: it keeps its own copies of sq_head and cq_tail, validates every entry,
 // and treats impossible counters (more entries than the ring holds) as "nothing to do" / "no room".
 
+#include <platypos/abi/limits.hpp>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -60,12 +62,13 @@ struct Cqe {
 };
 static_assert(sizeof(Cqe) == 16);
 
-// The next entry starts only if this one succeeds; if one fails, the rest of the chain completes with -cancelled.
-// A chain is at most kMaxChain entries: a longer one fails as a whole (its first entry with -limit_reached, the others
-// -cancelled). The kernel runs a chain only once all of it is published (its last entry, without LINK, is below
-// sq_tail).
+// LINK: the next entry starts only if this one succeeds; if one fails, the rest of the chain completes with
+// -cancelled. A chain is the entries from one without LINK's successor up to and including the next entry without
+// LINK. The kernel runs a chain only once all of it is published (its last entry is below sq_tail).
+// A chain may have at most kMaxChain entries (limits.hpp). A longer one fails as a whole and none of it runs: its
+// first entry completes with -limit_reached, every other entry of it, up to and including its last, with -cancelled
+// (the kernel fails those as they are published; the entry after the last starts afresh).
 inline constexpr std::uint8_t kSqeLink = 1u << 0;
-inline constexpr std::uint32_t kMaxChain = 16;
 // An operation that would wait (READ on an empty channel) fails with -would_block instead.
 inline constexpr std::uint8_t kSqeNonBlocking = 1u << 1;
 inline constexpr std::uint8_t kSqeKnownFlags = kSqeLink | kSqeNonBlocking;

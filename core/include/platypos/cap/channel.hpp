@@ -10,8 +10,9 @@
 // the message queued; so does a reader whose table has no room for the handles (no_resources).
 //
 // Limits and charging: each endpoint queues at most kMaxQueuedMessages messages and kMaxQueuedBytes bytes
-// (limit_reached beyond), and every message is paid from the writer's MemoryAccount (no_memory when the writer's
-// own memory is used up): a process can fill its own memory, nobody else's.
+// (limit_reached beyond), every message is paid from the writer's MemoryAccount and the endpoints themselves from
+// their creator's (no_memory when that program's own memory is used up): a process can fill its own memory,
+// nobody else's.
 //
 // Closing an endpoint (its last reference gone) frees the messages queued for it and raises PEER_CLOSED on the other
 // end; writes to a closed peer fail with peer_closed; reads drain what is left, then fail with peer_closed.
@@ -19,6 +20,7 @@
 // Signals: READABLE while a message is queued for the endpoint, WRITABLE while the peer's queue has room,
 // PEER_CLOSED once the peer is gone.
 
+#include <platypos/abi/limits.hpp>
 #include <platypos/cap/handle_table.hpp>
 #include <platypos/cap/object.hpp>
 
@@ -26,10 +28,11 @@
 
 namespace platypos::cap {
 
-inline constexpr usize kMaxMessageBytes = 64 * 1024;
-inline constexpr usize kMaxMessageHandles = 64;
-inline constexpr usize kMaxQueuedMessages = 256;
-inline constexpr usize kMaxQueuedBytes = 1024 * 1024;
+// The ABI's limits (abi/limits.hpp), under the names kernel code uses.
+inline constexpr usize kMaxMessageBytes = abi::kMaxMessageBytes;
+inline constexpr usize kMaxMessageHandles = abi::kMaxMessageHandles;
+inline constexpr usize kMaxQueuedMessages = abi::kMaxQueuedMessages;
+inline constexpr usize kMaxQueuedBytes = abi::kMaxQueuedBytes;
 
 struct Message;
 struct ChannelCore;
@@ -38,11 +41,12 @@ class ChannelEndpoint final : public KernelObject {
  public:
   static constexpr ObjectType kType = ObjectType::channel;
 
-  // Both ends, each with one reference. Fails with no_memory.
+  // Both ends, each with one reference, paid by `payer` (the creating program's account; nullptr: the kernel heap).
+  // Fails with no_memory.
   struct Pair {
     Ref<ChannelEndpoint> a, b;
   };
-  static Result<Pair> create();
+  static Result<Pair> create(MemoryAccount* payer = nullptr);
 
   // Writes a message to the peer. `table` is the writer's: the handles are taken from it (each needs TRANSFER; this
   // endpoint and its peer cannot be sent through the channel itself: invalid_argument). `account` pays for the
@@ -88,6 +92,8 @@ class ChannelEndpoint final : public KernelObject {
 
  private:
   friend struct ChannelCore;
+  template <class T, class... Args>
+  friend Result<T*> make_object(MemoryAccount* payer, Args&&... args);
   ChannelEndpoint(ChannelCore* core, u32 side);
   static void destroy_endpoint(KernelObject* self);
   // The peer, or nullptr once it is closed. Channel lock held.

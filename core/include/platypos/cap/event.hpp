@@ -9,7 +9,8 @@ namespace platypos::cap {
 class Event final : public KernelObject {
  public:
   static constexpr ObjectType kType = ObjectType::event;
-  static Result<Ref<Event>> create();
+  // Paid by `payer` (nullptr: the kernel heap).
+  static Result<Ref<Event>> create(MemoryAccount* payer = nullptr);
   // Sets and clears user signal bits (kSignalUserMask); other bits: invalid_argument.
   Result<void> signal(u32 clear_mask, u32 set_mask);
 

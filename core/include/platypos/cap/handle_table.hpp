@@ -15,6 +15,7 @@
 // Thread-safe: one IRQ-safe lock per table (the process's kernel core, its exit, and the cycle collector use it).
 // Objects are released after the lock is dropped (a release may destroy the object, which may take other locks).
 
+#include <platypos/abi/limits.hpp>
 #include <platypos/base/result.hpp>
 #include <platypos/base/spinlock.hpp>
 #include <platypos/cap/object.hpp>
@@ -44,6 +45,8 @@ struct Capability {
 class HandleTable {
  public:
   static constexpr u32 kMaxCapacity = 0xffff;
+  // Most handles one transfer_out() moves (a message's, a spawn's).
+  static constexpr u32 kMaxTransfer = abi::kMaxMessageHandles;
 
   HandleTable() = default;
   ~HandleTable();
@@ -53,14 +56,29 @@ class HandleTable {
   // Takes storage for `capacity` handles from `account` (which it retains). Fails with bad_state (already set up),
   // invalid_argument (capacity 0 or above kMaxCapacity), no_memory.
   Result<void> init(MemoryAccount& account, u32 capacity);
-  // Closes every handle and gives the storage back. The table can be set up again afterwards.
+  // Closes every handle and gives the storage back. From its start, nothing can be added any more (add, install,
+  // reserve fail with bad_state), so nothing added meanwhile is lost with the storage. The table can be set up
+  // again afterwards.
   void close_all();
   bool active() const { return slots_ != nullptr; }
 
-  // Installs a new handle to `object` (the table takes over the reference). no_resources when the table is full;
-  // then the reference is dropped (and the object destroyed if it was the last).
+  // Installs a new handle to `object` (the table takes over the reference). no_resources when the table is full,
+  // bad_state when it is closed or closing; then the reference is dropped (and the object destroyed if it was the
+  // last).
   Result<Handle> add(Ref<KernelObject> object, Rights rights);
-  // The object behind `h`, checked: bad_handle, revoked, wrong_type (unless `type` is nullopt-like 0), access_denied.
+
+  // Slots held for handles that an operation will add only once its work is done and can no longer fail (a spawn
+  // whose child already runs, a pair of channel ends): reserve() takes them (no_resources when fewer are free,
+  // bad_state when closing), add_reserved() fills one (it cannot fail), unreserve() gives back what was not used.
+  // A reservation must end in add_reserved() or unreserve() for each slot. If the table is closed meanwhile (its
+  // process died), add_reserved() drops the object and returns kInvalidHandle.
+  struct Reserved {
+    u32 count = 0;
+  };
+  Result<Reserved> reserve(u32 n);
+  Handle add_reserved(Reserved& r, Ref<KernelObject> object, Rights rights);
+  void unreserve(Reserved& r);
+  // The object behind `h`, checked: bad_handle, revoked, wrong_type (unless `type` is ObjectType::any), access_denied.
   Result<Ref<KernelObject>> get(Handle h, Rights need, ObjectType type) const;
   template <class T>
   Result<Ref<T>> get_as(Handle h, Rights need) const {
@@ -77,9 +95,10 @@ class HandleTable {
   Result<void> revoke(Handle h);
 
   // Moving handles out (a channel write), in two phases so that the write is all or nothing:
-  //   check_transfer(): every handle valid, not revoked, with TRANSFER, no handle twice, none in `forbidden`
-  //   take(): removes them (cannot fail once check_transfer() passed under the same lock hold: use both through
-  //           transfer_out(), which holds the lock across them)
+  //   check: every handle valid, not revoked, with TRANSFER, no handle twice, none in `forbidden`
+  //   take: removes them (cannot fail once the check passed under the same lock hold)
+  // `hs` must be kernel memory (the ring copies a program's array in first); each value is read once anyway, and the
+  // second phase uses only what the first one found.
   Result<void> transfer_out(std::span<const Handle> hs, const KernelObject* forbidden_a,
                             const KernelObject* forbidden_b, Capability* out);
   // Installs capabilities (a channel read): all of them or none (no_resources when fewer slots are free). On
@@ -88,7 +107,8 @@ class HandleTable {
 
   u32 capacity() const { return capacity_; }
   u32 count() const { return count_; }
-  u32 free_slots() const { return capacity_ - count_; }
+  // Slots neither used nor reserved.
+  u32 free_slots() const { return capacity_ - count_ - reserved_; }
   // Consistency (the simulator's invariant checks, tests): the used slots number count(), each holds a live object
   // (a reference count of at least one) with valid rights and a generation in range, and the free list holds
   // exactly the other slots, each once, ending at its tail. Logs what is wrong and returns false.
@@ -116,6 +136,7 @@ class HandleTable {
   // Checks h under the lock; returns its slot.
   Result<Slot*> lookup_locked(Handle h) const;
   Result<u32> alloc_slot_locked();
+  Handle fill_slot_locked(u32 index, Ref<KernelObject> object, Rights rights);
   // Empties the slot (its object reference is returned to the caller, who releases it after unlocking).
   KernelObject* free_slot_locked(u32 index);
 
@@ -123,7 +144,9 @@ class HandleTable {
   Slot* slots_ = nullptr;
   u32 capacity_ = 0;
   u32 count_ = 0;
-  u32 free_head_ = 0;  // index + 1, 0 if none
+  u32 reserved_ = 0;      // free slots promised to reserve() callers
+  bool closing_ = false;  // close_all() has begun: nothing may be added
+  u32 free_head_ = 0;     // index + 1, 0 if none
   u32 free_tail_ = 0;
   MemoryAccount* account_ = nullptr;
   usize storage_bytes_ = 0;

@@ -5,6 +5,7 @@
 // a ring of capacity bytes paid from the daemon's memory; a full ring refuses records (limit_reached) until the
 // daemon drains it. READABLE while records are queued.
 
+#include <platypos/abi/limits.hpp>
 #include <platypos/cap/object.hpp>
 #include <platypos/mm/memory_account.hpp>
 
@@ -16,13 +17,11 @@ namespace platypos::cap {
 class LogNamespace final : public KernelObject {
  public:
   static constexpr ObjectType kType = ObjectType::log_namespace;
-  static constexpr usize kMaxName = 32;
-  static constexpr usize kMaxRecord = 1024;
-
-  // A namespace called `name` (1..kMaxName bytes) with a ring of `capacity` bytes from `account`.
+  // A namespace called `name` (1..abi::kMaxLogName bytes) with a ring of `capacity` bytes (abi::kMinLogBytes to
+  // abi::kMaxLogBytes) from `account`, which pays for the object too. invalid_argument, no_memory.
   static Result<Ref<LogNamespace>> create(MemoryAccount& account, std::string_view name, usize capacity);
 
-  // Appends one record (1..kMaxRecord bytes). invalid_argument (size), limit_reached (the ring is full).
+  // Appends one record (1..abi::kMaxLogRecord bytes). invalid_argument (size), limit_reached (the ring is full).
   Result<void> write(std::span<const u8> record);
   // Takes the oldest record. would_block (none), buffer_too_small (*needed set; the record stays).
   Result<usize> read(std::span<u8> out, usize* needed = nullptr);
@@ -43,7 +42,7 @@ class LogNamespace final : public KernelObject {
   usize head_ = 0;  // oldest byte
   usize used_ = 0;
   u64 written_ = 0;
-  char name_[kMaxName] = {};
+  char name_[abi::kMaxLogName] = {};
   usize name_len_ = 0;
 };
 

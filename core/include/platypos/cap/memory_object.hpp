@@ -1,8 +1,9 @@
 #pragma once
 // MemoryObject: pages taken from the creating process's MemoryAccount (its dedicated memory), addressable by
-// offset: read and write now, mappable into an address space later (MAP right). Holds a reference to the account,
-// so the pages stay valid wherever the handle travels; they go back when the object is destroyed.
+// offset (read and write). The object itself and its page list are paid from the same account, which it holds a
+// reference to, so the pages stay valid wherever the handle travels; they go back when the object is destroyed.
 
+#include <platypos/abi/limits.hpp>
 #include <platypos/cap/object.hpp>
 #include <platypos/mm/memory_account.hpp>
 
@@ -13,9 +14,8 @@ namespace platypos::cap {
 class MemoryObject final : public KernelObject {
  public:
   static constexpr ObjectType kType = ObjectType::memory_object;
-  static constexpr u64 kMaxBytes = 64ull << 20;
-
-  // `bytes` (rounded up to pages, zero-filled) from `account`. invalid_argument (0 or above kMaxBytes), no_memory.
+  // `bytes` (rounded up to pages, zero-filled) from `account`. invalid_argument (0 or above
+  // abi::kMaxMemoryObjectBytes), no_memory.
   static Result<Ref<MemoryObject>> create(MemoryAccount& account, u64 bytes);
 
   u64 size() const { return pages_ << kPageShift; }

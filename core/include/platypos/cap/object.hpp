@@ -4,7 +4,12 @@
 //
 // Lifetime: references are held by handles in handle tables, by messages in flight, by operations parked on the
 // object, and by kernel code through Ref<T>. When the last goes, the object's type-specific destroy function frees
-// it (to the kernel heap). Objects are not copyable or movable.
+// it. Objects are not copyable or movable.
+//
+// Billing: an object a program causes the kernel to make is paid from that program's MemoryAccount (make_object()
+// with the account as payer; the object keeps a reference to it and gives the bytes back when it is destroyed), so a
+// program that makes objects without end runs into its own limit (no_memory), never the kernel's or anyone else's.
+// Objects the kernel makes for itself (a payer of nullptr) come from the kernel heap.
 //
 // Signals: bits the object raises and clears as its state changes (readable, peer closed, exited, user bits).
 // Observers register interest in some bits and are called, under the object's lock, as soon as any of them is
@@ -14,32 +19,30 @@
 // Revocation: the holder of a MANAGE handle can revoke the object. Every handle carries the epoch it was made in;
 // revoking starts a new epoch, so all other handles fail with Error::revoked on use while the revoker's goes on.
 
+#include <platypos/abi/handles.hpp>
 #include <platypos/base/atomic.hpp>
 #include <platypos/base/intrusive_list.hpp>
 #include <platypos/base/result.hpp>
 #include <platypos/base/spinlock.hpp>
+#include <platypos/mm/kernel_heap.hpp>
+#include <platypos/mm/memory_account.hpp>
 
+#include <new>
 #include <utility>
 
 namespace platypos::cap {
 
-enum class ObjectType : u8 {
-  channel = 1,
-  process = 2,
-  memory_object = 3,
-  log_namespace = 4,
-  opaque_ref = 5,
-  event = 6,
-};
+// Types and signal bits are the ABI's (abi/handles.hpp): one definition.
+using ObjectType = abi::ObjectType;
 const char* object_type_name(ObjectType t);
 
 // Signal bits. The low bits mean different things per type; user bits (SIGNAL right) are the same everywhere.
-inline constexpr u32 kSignalReadable = 1u << 0;    // channel: a message is queued; log: records to read
-inline constexpr u32 kSignalWritable = 1u << 1;    // channel: the peer's queue has room
-inline constexpr u32 kSignalPeerClosed = 1u << 2;  // channel: the other end is gone
-inline constexpr u32 kSignalExited = 1u << 3;      // process: it has exited
-inline constexpr u32 kSignalRevoked = 1u << 4;     // any: revoked by its manager
-inline constexpr u32 kSignalUserMask = 0xffu << 24;
+inline constexpr u32 kSignalReadable = abi::signals::readable;       // channel: a message is queued; log: records
+inline constexpr u32 kSignalWritable = abi::signals::writable;       // channel: the peer's queue has room
+inline constexpr u32 kSignalPeerClosed = abi::signals::peer_closed;  // channel: the other end is gone
+inline constexpr u32 kSignalExited = abi::signals::exited;           // process: it has exited
+inline constexpr u32 kSignalRevoked = abi::signals::revoked;         // any: revoked by its manager
+inline constexpr u32 kSignalUserMask = abi::signals::user_mask;
 
 struct ObserverTag;
 
@@ -84,6 +87,8 @@ class KernelObject {
 
   // Number of live kernel objects of all types (leak checks).
   static u64 live_objects();
+  // The account that pays for the object's memory (nullptr: the kernel heap).
+  MemoryAccount* payer() const { return payer_; }
 
  protected:
   KernelObject(ObjectType type, DestroyFn destroy);
@@ -100,7 +105,37 @@ class KernelObject {
   Atomic<u32> signals_{0};
   Atomic<u32> epoch_{0};
   IntrusiveList<Observer, ObserverTag> observers_;
+  MemoryAccount* payer_ = nullptr;  // holds a reference
+
+  template <class T, class... Args>
+  friend Result<T*> make_object(MemoryAccount* payer, Args&&... args);
 };
+
+// Allocates and constructs a kernel object of type T, paid by `payer` (which it retains until free_object), or by
+// the kernel heap when payer is nullptr. Fails with no_memory (the payer's account or the kernel heap is used up).
+template <class T, class... Args>
+Result<T*> make_object(MemoryAccount* payer, Args&&... args) {
+  static_assert(alignof(T) <= 16, "account allocations are 16-byte aligned");
+  void* mem = payer != nullptr ? PLATYPOS_TRY(payer->alloc_bytes(sizeof(T)))
+                               : PLATYPOS_TRY(kernel_heap().alloc(sizeof(T), alignof(T)));
+  T* obj = new (mem) T(std::forward<Args>(args)...);
+  if (payer != nullptr) payer->retain();
+  static_cast<KernelObject*>(obj)->payer_ = payer;
+  return obj;
+}
+
+// Destroys an object made by make_object() and gives its memory back to whoever paid.
+template <class T>
+void free_object(T* obj) {
+  MemoryAccount* payer = obj->payer();
+  obj->~T();
+  if (payer == nullptr) {
+    kernel_heap().free(obj, sizeof(T), alignof(T)).expect("kernel object");
+    return;
+  }
+  payer->free_bytes(obj, sizeof(T));
+  payer->release();
+}
 
 // A counted reference: retains on copy, releases on destruction. Adopting a fresh object (refcount 1) takes over
 // that first reference.

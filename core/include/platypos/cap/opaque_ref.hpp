@@ -12,7 +12,8 @@ namespace platypos::cap {
 class OpaqueRef final : public KernelObject {
  public:
   static constexpr ObjectType kType = ObjectType::opaque_ref;
-  static Result<Ref<OpaqueRef>> create(Ref<KernelObject> issuer_key, u64 cookie);
+  // Paid by `payer` (the minting program's account; nullptr: the kernel heap).
+  static Result<Ref<OpaqueRef>> create(Ref<KernelObject> issuer_key, u64 cookie, MemoryAccount* payer = nullptr);
 
   // The cookie, if `key` is the issuer's key; access_denied otherwise.
   Result<u64> resolve(const KernelObject& key) const;

@@ -10,7 +10,9 @@ namespace platypos::cap {
 class ProcessObject final : public KernelObject {
  public:
   static constexpr ObjectType kType = ObjectType::process;
-  static Result<Ref<ProcessObject>> create(u32 pid);
+  // Paid by `payer`: the parent's account for a spawned child (the object outlives the child), nullptr (the kernel
+  // heap) for a process the kernel launches.
+  static Result<Ref<ProcessObject>> create(u32 pid, MemoryAccount* payer = nullptr);
 
   u32 pid() const { return pid_; }
   bool exited() const { return (signals() & kSignalExited) != 0; }

@@ -2,21 +2,22 @@
 // Rights: what a handle lets its holder do with the object behind it. A bitmask that only ever shrinks: duplicate and
 // replace can drop rights, nothing can add one.
 
+#include <platypos/abi/handles.hpp>
 #include <platypos/base/types.hpp>
 
 namespace platypos::cap {
 
+// The bits are the ABI's (abi/handles.hpp): one definition.
 enum class Rights : u32 {
   none = 0,
-  read = 1u << 0,       // read messages, bytes, log records
-  write = 1u << 1,      // write messages, bytes, log records
-  transfer = 1u << 2,   // move the handle to another process through a channel
-  duplicate = 1u << 3,  // make another handle to the same object (with the same or fewer rights)
-  wait = 1u << 4,       // wait on the object's signals
-  signal = 1u << 5,     // set or clear the object's user signals
-  map = 1u << 6,        // map a memory object into an address space
-  manage = 1u << 7,     // revoke the object, exit a process
-  all = 0xff,
+  read = abi::rights::read,
+  write = abi::rights::write,
+  transfer = abi::rights::transfer,
+  duplicate = abi::rights::duplicate,
+  wait = abi::rights::wait,
+  signal = abi::rights::signal,
+  manage = abi::rights::manage,
+  all = abi::rights::all,
 };
 
 constexpr Rights operator|(Rights a, Rights b) {

@@ -1,7 +1,9 @@
 #pragma once
-// Ring: the kernel side of one process's system-call rings. It consumes submission entries, validates each one
-// completely before anything happens (opcode, flags, reserved fields, buffers inside the program's own memory,
-// handles and rights), runs the operation, and produces a completion. Operations that must wait (a read on an empty
+// Ring: the kernel side of one process's system-call rings. It consumes submission entries (each copied into kernel
+// memory once: the program may rewrite the ring at any time), has each validated completely before anything happens
+// (dispatch.cpp, driven by the op table in abi/ops.hpp: opcode, flags, unused fields, buffers inside the program's
+// own memory, handle arrays copied in, handles, rights and object types), runs the op's handler (ops_*.cpp), and
+// produces a completion. Operations that must wait (a read on an empty
 // channel, WAIT, TIMEOUT) are parked: the ring registers an observer on the object (or a deadline) and the kernel
 // core moves on; when the observer fires, the op is retried and completed. The kernel core never blocks on a ring.
 //
@@ -20,11 +22,16 @@
 #include <platypos/abi/ring.hpp>
 #include <platypos/base/intrusive_list.hpp>
 #include <platypos/cap/handle_table.hpp>
+#include <platypos/cap/process_object.hpp>
 #include <platypos/sched/scheduler.hpp>
+
+#include <span>
+#include <string_view>
 
 namespace platypos::ring {
 
 class RingServer;
+class OpContext;
 struct PendingOp;
 struct PendingTag;
 struct RingListTag;
@@ -32,6 +39,20 @@ struct RingListTag;
 struct RingConfig {
   u32 sq_entries = 256;
   u32 cq_entries = 512;
+};
+
+// process_spawn, as whoever created the ring provides it (the Runtime): the ring layer does not know how programs
+// are launched. The child gets the handles moved out of `parent` (all or nothing).
+struct SpawnRequest {
+  std::string_view program;
+  std::string_view args;
+  u32 cores = 1;
+  u64 memory_bytes = 0;
+};
+struct Spawner {
+  Result<cap::Ref<cap::ProcessObject>> (*spawn)(void* context, const SpawnRequest& request, cap::HandleTable& parent,
+                                                std::span<const cap::Handle> handles) = nullptr;
+  void* context = nullptr;
 };
 
 class Ring : public ListNode<RingListTag> {
@@ -52,7 +73,7 @@ class Ring : public ListNode<RingListTag> {
     u64 submitted = 0;  // entries consumed
     u64 completed = 0;  // completions written
     u64 parked = 0;     // operations that had to wait
-    u64 rejected = 0;   // entries that failed validation
+    u64 rejected = 0;   // malformed entries (unknown op, bad fields or sizes, buffers outside memory, chains too long)
     u64 doorbells = 0;  // system calls: doorbell
     u64 waits = 0;      // system calls: wait_completions that blocked
     u64 cancelled = 0;  // accepted entries never completed because the process exited (destroy())
@@ -106,19 +127,31 @@ class Ring : public ListNode<RingListTag> {
   void set_user_base(u64 base) { user_base_ = base; }
   u64 user_base() const { return user_base_; }
 
+  // How process_spawn launches a child (unset: process_spawn fails with not_supported).
+  void set_spawner(const Spawner& s) { spawner_ = s; }
+
   // The serving kernel core's task (doorbell and observer callbacks wake it).
   void set_server(RingServer* s) { server_ = s; }
   RingServer* server() const { return server_; }
   // Tells the server when the process exits (so that it retires the ring).
   void watch_exit(cap::Ref<cap::ProcessObject> object);
 
-  // The program this ring's process runs, and its environment (for its first task).
+  // The program this ring's process runs on one of its cores: its main, that core's environment (in program
+  // memory: the kernel writes it before the program starts and never reads it back), which core it is, and that
+  // core's share of the program's memory. program_task(ring) is the core's first task.
   using Entry = void (*)(const abi::ProgramEnv* env);
-  void set_program(Entry entry, abi::ProgramEnv* env) {
-    entry_ = entry;
-    env_ = env;
-  }
+  struct ProgramCore {
+    Entry entry = nullptr;
+    abi::ProgramEnv* env = nullptr;
+    u32 index = 0;
+    u8* heap = nullptr;  // kernel address
+  };
+  void set_program(const ProgramCore& core) { program_ = core; }
+  const ProgramCore& program() const { return program_; }
   static void program_task(void* ring);
+  // The program's memory, as the kernel addresses it (kernel state: what backends must use rather than the env).
+  u8* memory() const { return heap_; }
+  u64 memory_bytes() const { return heap_bytes_; }
 
   // Live rings (leak checks).
   static u64 live_rings();
@@ -128,12 +161,18 @@ class Ring : public ListNode<RingListTag> {
 
  private:
   friend struct PendingOp;
+  friend class OpContext;
   Ring() = default;
   ~Ring() = default;
 
-  // Executes one validated-or-not entry. Returns true if it completed (result in *result), false if it parked (then
-  // `op` holds it). `op` may be null for the first attempt: parking allocates it.
-  bool execute(const abi::Sqe& sqe, i64* result, PendingOp** op);
+  // What running an entry came to: a completion result, or parked (the op waits in `parked`).
+  struct Outcome {
+    i64 result = 0;
+    PendingOp* parked = nullptr;
+  };
+  // Validates and runs one entry (the kernel's copy) through the op table (dispatch.cpp). `resumed` is the record of
+  // a parked op being retried (its object signalled or its deadline passed), else null.
+  Outcome dispatch(const abi::Sqe& sqe, const PendingOp* resumed);
   void complete(u64 user_data, i64 result, u64 seq);
   // Fault injection: holds a finished single entry's completion back for a random time (false: no memory for it).
   bool delay(const abi::Sqe& sqe, i64 result, u64 seq);
@@ -141,18 +180,21 @@ class Ring : public ListNode<RingListTag> {
   // Completion slots free beyond those promised; reads the program's cq_head only if the last value seen leaves
   // fewer than `wanted`.
   u32 cq_free(u32 wanted);
-  Result<u8*> user_buffer(u64 addr, u64 len) const;
+  // Completes an overlong chain's entries as they are published (abi/ring.hpp: the chain fails as a whole).
+  u32 skip_overlong_chain(u32 avail, u32 budget);
   void on_signalled(PendingOp* op);
+  // A record for an op about to wait, paid from the program's account.
   Result<PendingOp*> park(const abi::Sqe& sqe, cap::Ref<cap::KernelObject> object, u32 wanted, u64 deadline);
   void release_op(PendingOp* op);
-  void finish_chain(PendingOp* op, i64 result);
-  // Runs a chain of entries starting at `first` (already accepted) until it ends or parks.
-  void run_chain(abi::Sqe* chain, u32 count, u32 start, PendingOp* op, u64 seq0);
+  // Runs a chain of entries (kernel copies, already accepted) from `start` until it ends or parks. `op` is the
+  // parked record the chain came from (its entry `start` is being retried), or null.
+  void run_chain(const abi::Sqe* chain, u32 count, u32 start, PendingOp* op, u64 seq0);
 
   sched::Process* process_ = nullptr;
   sched::ProcessId pid_ = 0;
   u64 trace_id_ = 0;  // rings in creation order (deterministic in the simulator, unlike addresses)
   MemoryAccount* account_ = nullptr;
+  Spawner spawner_;
   void* region_ = nullptr;
   u32 region_order_ = 0;
   abi::RingHeader* hdr_ = nullptr;
@@ -162,14 +204,15 @@ class Ring : public ListNode<RingListTag> {
   u32 cq_mask_ = 0;
   u32 sq_head_ = 0;  // the kernel's own copies: never read back from shared memory
   u32 cq_tail_ = 0;
-  u32 outstanding_ = 0;   // accepted operations whose completion is not written yet
-  u32 cq_head_seen_ = 0;  // the program's cq_head, as last read
+  Atomic<u32> cq_published_{0};  // cq_tail_ as last published (what the program can see; read by wait_completions)
+  u32 outstanding_ = 0;          // accepted operations whose completion is not written yet
+  u32 cq_head_seen_ = 0;         // the program's cq_head, as last read
+  bool skipping_chain_ = false;  // inside an overlong chain: its entries fail until one without LINK
   u8* heap_ = nullptr;
   u64 heap_bytes_ = 0;
   u64 user_base_ = 0;  // where the program sees heap_
   RingServer* server_ = nullptr;
-  Entry entry_ = nullptr;
-  abi::ProgramEnv* env_ = nullptr;
+  ProgramCore program_;
   cap::Ref<cap::ProcessObject> process_object_;
   cap::Observer exit_observer_;
 

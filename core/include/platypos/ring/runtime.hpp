@@ -40,7 +40,7 @@ struct LaunchSpec {
   u32 cores = 1;
   u64 memory_bytes = 8 * MiB;
   std::string_view args = {};
-  u32 handles = 256;  // handle table capacity
+  u32 handles = abi::kProcessHandles;  // handle table capacity
 };
 
 class Runtime {
@@ -52,8 +52,8 @@ class Runtime {
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
-  // Starts `servers` ring-server tasks (usually one per kernel core). Installs this as the runtime process_spawn
-  // uses. Fails with invalid_argument (0 or too many) or like create_task.
+  // Starts `servers` ring-server tasks (usually one per kernel core). Fails with invalid_argument (0 or too many) or
+  // like create_task.
   Result<void> start(u32 servers, u64 idle_ns = RingServer::kDefaultIdleNs);
   // Stops the servers (once every launched process is gone they have nothing left to do).
   void stop();
@@ -71,11 +71,12 @@ class Runtime {
   const ProgramDescriptor* find_program(std::string_view name) const;
   u32 server_count() const { return server_count_; }
   RingServer& server(u32 i) { return servers_[i]; }
-  // The installed runtime (process_spawn reaches it through here).
-  static Runtime* instance();
 
  private:
   struct Started;
+  // The rings' Spawner (process_spawn): spawn_from on the runtime that made the ring.
+  static Result<cap::Ref<cap::ProcessObject>> spawn_for(void* runtime, const SpawnRequest& request,
+                                                        cap::HandleTable& parent, std::span<const cap::Handle> handles);
   // Admits the process and sets up its ring and memory, without starting it.
   Result<Started*> prepare(const LaunchSpec& spec, const ProgramDescriptor* program);
   // Installs the initial handles and starts the first task (cannot fail after prepare() took room for them).

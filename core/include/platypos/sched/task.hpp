@@ -39,6 +39,8 @@ class Task : public ListNode<QueueTag>, public ListNode<SleepTag>, public ListNo
 
   u64 id() const { return id_; }
   const char* name() const { return name_; }
+  // What its entry function was given (kernel state: a ring's program task gets its Ring).
+  void* arg() const { return arg_; }
   Process* process() const { return process_; }
   TaskState state() const { return state_; }
   CpuId cpu() const { return cpu_; }

@@ -111,7 +111,7 @@ class [[nodiscard]] Operation {
 template <class... Ts>
 class [[nodiscard]] Linked {
  public:
-  static_assert(sizeof...(Ts) >= 1 && sizeof...(Ts) <= 16, "a chain has 1 to 16 operations");
+  static_assert(sizeof...(Ts) >= 1 && sizeof...(Ts) <= abi::kMaxChain, "a chain has 1 to abi::kMaxChain operations");
   explicit Linked(Context& cx, Operation<Ts>&&... ops) : cx_(&cx), ops_(static_cast<Operation<Ts>&&>(ops)...) {}
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h);

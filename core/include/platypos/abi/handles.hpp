@@ -1,0 +1,44 @@
+#pragma once
+// What a handle names and what it allows, as programs see it: object types, rights and signal bits. The kernel's
+// capability layer (core/include/platypos/cap) uses these same definitions, so there is one set of values.
+
+#include <cstdint>
+
+namespace platypos::abi {
+
+// The kinds of kernel object a handle can name. `any` is not a type: an op that accepts every type says so.
+enum class ObjectType : std::uint8_t {
+  any = 0,
+  channel = 1,
+  process = 2,
+  memory_object = 3,
+  log_namespace = 4,
+  opaque_ref = 5,
+  event = 6,
+};
+
+// Rights: what a handle lets its holder do. A mask that only ever shrinks (duplicate and replace can drop rights,
+// nothing adds one). Bit 6 is reserved (a future MAP right); a mask with it, or above bit 7, is invalid_argument.
+namespace rights {
+inline constexpr std::uint32_t read = 1u << 0;       // read messages, bytes, log records
+inline constexpr std::uint32_t write = 1u << 1;      // write messages, bytes, log records
+inline constexpr std::uint32_t transfer = 1u << 2;   // move the handle to another process (channel, spawn)
+inline constexpr std::uint32_t duplicate = 1u << 3;  // make another handle with the same or fewer rights
+inline constexpr std::uint32_t wait = 1u << 4;       // wait on the object's signals
+inline constexpr std::uint32_t signal = 1u << 5;     // set and clear the object's user signals
+inline constexpr std::uint32_t manage = 1u << 7;     // revoke the object; exit a process; issue references
+inline constexpr std::uint32_t all = read | write | transfer | duplicate | wait | signal | manage;
+}  // namespace rights
+
+// Signals: state bits an object raises and clears; WAIT completes when one it asks for is set. The low byte means
+// different things per type; the top byte is the user's (object_signal, with SIGNAL), the same on every type.
+namespace signals {
+inline constexpr std::uint32_t readable = 1u << 0;     // channel: a message is queued; log: a record is
+inline constexpr std::uint32_t writable = 1u << 1;     // channel: the peer's queue has room
+inline constexpr std::uint32_t peer_closed = 1u << 2;  // channel: the other end is gone
+inline constexpr std::uint32_t exited = 1u << 3;       // process: it has exited
+inline constexpr std::uint32_t revoked = 1u << 4;      // any: revoked by a holder of MANAGE
+inline constexpr std::uint32_t user_mask = 0xffu << 24;
+}  // namespace signals
+
+}  // namespace platypos::abi

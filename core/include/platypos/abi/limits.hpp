@@ -1,0 +1,60 @@
+#pragma once
+// Every limit a program can run into, defined once. The kernel checks against these same constants (its own code
+// names them, never a copy of their values), so what a program reads here is what the kernel enforces. Where a limit
+// follows from the kernel's allocators (the largest block a reservation can hand out), the kernel static_asserts the
+// relation next to the code that depends on it.
+
+#include <cstdint>
+
+namespace platypos::abi {
+
+// --- Rings ------------------------------------------------------------------------------------------------------
+// Entries per submission or completion queue (a power of two).
+inline constexpr std::uint32_t kMaxRingEntries = 4096;
+// Entries in one LINK chain: a longer chain fails as a whole (ring.hpp).
+inline constexpr std::uint32_t kMaxChain = 16;
+
+// --- Channels ---------------------------------------------------------------------------------------------------
+inline constexpr std::uint32_t kMaxMessageBytes = 64 * 1024;
+inline constexpr std::uint32_t kMaxMessageHandles = 64;
+// Queued for one endpoint at a time: a write beyond either fails with limit_reached.
+inline constexpr std::uint32_t kMaxQueuedMessages = 256;
+inline constexpr std::uint32_t kMaxQueuedBytes = 1024 * 1024;
+
+// --- Processes --------------------------------------------------------------------------------------------------
+// Dedicated app cores one process may ask for (one ring pair each).
+inline constexpr std::uint32_t kMaxProgramCores = 16;
+// Handles a parent can give a child at spawn.
+inline constexpr std::uint32_t kMaxInitialHandles = 16;
+// A program's name (without its terminating zero) and its command line (with it).
+inline constexpr std::uint32_t kMaxProgramName = 31;
+inline constexpr std::uint32_t kMaxProgramArgs = 128;
+// process_spawn's text: "name args...", so at most the name, a space and the arguments (without their zero).
+inline constexpr std::uint32_t kMaxSpawnText = kMaxProgramName + 1 + (kMaxProgramArgs - 1);
+// Memory one process may ask for: at least enough for its rings, table and first stack; at most what one
+// reservation can hold.
+inline constexpr std::uint64_t kMinProcessMemory = 256 * 1024;
+inline constexpr std::uint64_t kMaxProcessMemory = 8ull << 30;
+// Handle table capacity of a spawned process.
+inline constexpr std::uint32_t kProcessHandles = 256;
+
+// --- Memory objects ---------------------------------------------------------------------------------------------
+inline constexpr std::uint64_t kMaxMemoryObjectBytes = 64ull << 20;
+
+// --- Log namespaces ---------------------------------------------------------------------------------------------
+inline constexpr std::uint32_t kMaxLogName = 32;
+inline constexpr std::uint32_t kMaxLogRecord = 1024;
+// The record ring: at least one record of the largest size and its 2-byte length; at most 4 MiB (one block of the
+// kernel's largest allocation order); 16 KiB when log_create's arg0 is 0.
+inline constexpr std::uint64_t kMinLogBytes = kMaxLogRecord + 2;
+inline constexpr std::uint64_t kMaxLogBytes = 4ull << 20;
+inline constexpr std::uint64_t kDefaultLogBytes = 16 * 1024;
+
+// --- Time -------------------------------------------------------------------------------------------------------
+// The longest TIMEOUT (1000 hours). WAIT's timeout may be anything: its deadline saturates.
+inline constexpr std::uint64_t kMaxTimeoutNs = 1000ull * 3600 * 1'000'000'000;
+
+// --- Debugging --------------------------------------------------------------------------------------------------
+inline constexpr std::uint32_t kMaxConsoleWrite = 1024;
+
+}  // namespace platypos::abi

@@ -1,0 +1,4 @@
+#pragma once
+// Fixture: mm on base only.
+
+#include <platypos/base/types.hpp>

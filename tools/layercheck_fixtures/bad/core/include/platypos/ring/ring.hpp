@@ -1,0 +1,4 @@
+#pragma once
+// Fixture: ring on sched (fine).
+
+#include <platypos/sched/task.hpp>

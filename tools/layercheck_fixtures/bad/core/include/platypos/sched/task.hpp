@@ -1,0 +1,4 @@
+#pragma once
+// Fixture: sched on mm (fine).
+
+#include <platypos/mm/alloc.hpp>

@@ -1,0 +1,4 @@
+#pragma once
+// Fixture: the ABI, standalone.
+
+#include <cstdint>

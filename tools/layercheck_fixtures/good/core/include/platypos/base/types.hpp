@@ -1,0 +1,4 @@
+#pragma once
+// Fixture: a freestanding base header.
+
+#include <cstdint>

@@ -1,0 +1,4 @@
+#pragma once
+// Fixture: mm on sync.
+
+#include <platypos/sync/spinlock.hpp>

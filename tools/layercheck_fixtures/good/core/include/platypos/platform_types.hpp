@@ -1,0 +1,4 @@
+#pragma once
+// Fixture: the platform's shared types, on base.
+
+#include <platypos/base/types.hpp>

@@ -1,0 +1,4 @@
+#pragma once
+// Fixture: sched on mm.
+
+#include <platypos/mm/alloc.hpp>

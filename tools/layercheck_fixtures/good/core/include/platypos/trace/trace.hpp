@@ -1,0 +1,4 @@
+#pragma once
+// Fixture: trace on sync.
+
+#include <platypos/sync/spinlock.hpp>

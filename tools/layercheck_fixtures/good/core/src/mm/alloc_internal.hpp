@@ -1,0 +1,4 @@
+#pragma once
+// Fixture: a private header, reached by a relative include.
+
+#include <platypos/mm/alloc.hpp>

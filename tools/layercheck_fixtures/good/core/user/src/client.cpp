@@ -1,0 +1,2 @@
+// Fixture: the user runtime's own headers.
+#include <platypos/user/client.hpp>
