@@ -355,7 +355,7 @@ class RingMachine {
   RingMachine()
       : machine_({.cpus = 2, .memory_bytes = 256 * MiB, .pin_threads = true}),
         kernel_({.cpus = 2, .kernel_cores = 1}),
-        runtime_(kernel_.scheduler(), ring::linked_programs()) {
+        runtime_(kernel_.processes(), ring::linked_programs()) {
     set_log_level(LogLevel::warn);  // no "launch ..." line per benchmark
     shared_.runtime = &runtime_;
     g_shared.store(&shared_, std::memory_order_release);
@@ -612,11 +612,10 @@ BENCHMARK(BM_LinuxEcho)->ArgName("pipes")->Arg(1)->Arg(0)->UseRealTime();
 void BM_RingKernelSameCore(benchmark::State& state) {
   hosted::Machine machine({.cpus = 2, .memory_bytes = 64 * MiB});
   hosted::Kernel kernel({.cpus = 2, .kernel_cores = 1});
-  sched::Scheduler& s = kernel.scheduler();
-  const sched::ProcessId pid = s.spawn({.name = "bench", .cores = 1, .memory_bytes = 4 * MiB}).value();
-  sched::Process* p = s.find_process(pid);
-  const PhysAddr mem_phys = p->memory()->alloc_pages(2).value();
-  void* mem = p->memory()->direct_map().to_virt(mem_phys);
+  proc::Process* p = kernel.processes().spawn({.name = "bench", .cores = 1, .memory_bytes = 4 * MiB}).value();
+  const sched::ProcessId pid = p->id();
+  const PhysAddr mem_phys = p->account().alloc_pages(2).value();
+  void* mem = p->account().direct_map().to_virt(mem_phys);
   ring::Ring* r = ring::Ring::create(*p, mem, kPageSize << 2, {}).value();
   abi::RingHeader* hdr = r->header();
   auto* sq = reinterpret_cast<abi::Sqe*>(reinterpret_cast<u8*>(hdr) + hdr->sq_offset);
@@ -638,8 +637,8 @@ void BM_RingKernelSameCore(benchmark::State& state) {
   }
   benchmark::DoNotOptimize(sum);
   r->destroy();
-  p->memory()->free_pages(mem_phys, 2);
-  (void)s.exit_process(pid);
+  p->account().free_pages(mem_phys, 2);
+  (void)kernel.processes().exit(pid);
 }
 BENCHMARK(BM_RingKernelSameCore)->Name("BM_RingKernelSameCore/32")->UseRealTime();
 

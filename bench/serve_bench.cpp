@@ -378,7 +378,7 @@ ServeResult run_platypos(const Workload& w, u32 hog_cores, bool* launched) {
                                                          : hosted::MachineConfig::Spin::yield;
     hosted::Machine machine({.cpus = cpus, .memory_bytes = 256 * MiB, .spin = spin});
     hosted::Kernel kernel({.cpus = cpus, .kernel_cores = 1});
-    ring::Runtime rt(kernel.scheduler(), ring::linked_programs());
+    ring::Runtime rt(kernel.processes(), ring::linked_programs());
     // PLATYPOS_SERVE_TRACE=FILE records the run (just trace FILE decodes it).
     std::unique_ptr<hosted::TraceSession> trace;
     if (const char* path = std::getenv("PLATYPOS_SERVE_TRACE"); path != nullptr && *path != '\0') {

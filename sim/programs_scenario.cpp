@@ -90,14 +90,15 @@ std::string describe_waiting(World* w) {
 
 // Checks every live process's handle table (the chaos task, at each of its wake-ups).
 void check_tables(World* w) {
-  sched::Scheduler& s = sched::scheduler();
-  s.for_each_process([&](sched::Process& p) {
+  std::vector<std::string> bad;
+  w->runtime->processes().for_each_live([&](proc::Process& p) {
     ++w->table_checks;
-    if (!p.handles().check_invariants()) {
-      w->problems.push_back(std::string("handle table of process ") + p.name() + " inconsistent at " +
-                            std::to_string(Platform::now_ns()) + " ns");
-    }
+    if (!p.handles().check_invariants()) bad.push_back(p.name());
   });
+  for (const std::string& name : bad) {
+    w->problems.push_back("handle table of process " + name + " inconsistent at " + std::to_string(Platform::now_ns()) +
+                          " ns");
+  }
 }
 
 // Kills a random running process every few milliseconds (when this seed's plan has kills), checking the handle
@@ -250,7 +251,7 @@ int run_programs(const Options& opt) {
   run_kernel(
       opt,
       [&](hosted::Kernel& k) {
-        w.runtime = std::make_unique<ring::Runtime>(k.scheduler(), ring::linked_programs());
+        w.runtime = std::make_unique<ring::Runtime>(k.processes(), ring::linked_programs());
         k.scheduler().create_task(sched::kNoProcess, "supervisor", &supervisor, &w).expect("supervisor");
       },
       [&](hosted::Kernel& k, const RunResult& r) {

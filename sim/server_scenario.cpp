@@ -235,7 +235,10 @@ ServerResult run_server_scenario(const Options& opt, bool print) {
         world.sched = &s;
         world.start_ns = Platform::now_ns();
         for (auto& srv : world.servers) {
-          srv->pid = s.spawn({.name = srv->name, .cores = srv->cores, .memory_bytes = 16 * MiB}).expect("spawn server");
+          srv->pid = k.processes()
+                         .spawn({.name = srv->name, .cores = srv->cores, .memory_bytes = 16 * MiB})
+                         .expect("spawn server")
+                         ->id();
           for (u32 i = 0; i < srv->cores; ++i) {
             worker_args.push_back(std::make_unique<WorkerArg>(WorkerArg{srv.get(), i}));
             s.create_task(srv->pid, "worker", &worker, worker_args.back().get()).expect("worker");
@@ -243,8 +246,10 @@ ServerResult run_server_scenario(const Options& opt, bool print) {
           gen_args.push_back(std::make_unique<std::pair<World*, Server*>>(&world, srv.get()));
           s.create_task(sched::kNoProcess, "loadgen", &generator, gen_args.back().get()).expect("generator");
         }
-        world.batch.pid =
-            s.spawn({.name = world.batch.name, .cores = world.batch.cores, .memory_bytes = 16 * MiB}).expect("batch");
+        world.batch.pid = k.processes()
+                              .spawn({.name = world.batch.name, .cores = world.batch.cores, .memory_bytes = 16 * MiB})
+                              .expect("batch")
+                              ->id();
         world.batch.units.assign(opt.cpus, 0);
         for (u64& u : world.batch.units) s.create_task(world.batch.pid, "cruncher", &neighbour_task, &u).expect("b");
         s.create_task(sched::kNoProcess, "controller", &controller, &world).expect("controller");

@@ -45,16 +45,16 @@ constexpr u64 kMemBytes = kPageSize << kMemOrder;
 extern "C" int LLVMFuzzerTestOneInput(const u8* data, size_t size) {
   fuzz::Input in(data, size);
   World& w = world();
-  sched::Scheduler& s = w.kernel.scheduler();
   w.kernel.reclaim();
   const u64 free_pages = w.kernel.pages().free_pages();
   const u64 objects = cap::KernelObject::live_objects();
   const u64 messages = cap::ChannelEndpoint::live_messages();
   const u64 rings = Ring::live_rings();
 
-  const sched::ProcessId pid = s.spawn({.name = "fuzzed", .cores = 1, .memory_bytes = 1 * MiB, .handles = 32}).value();
-  sched::Process* p = s.find_process(pid);
-  MemoryAccount* account = p->memory();
+  proc::Process* p =
+      w.kernel.processes().spawn({.name = "fuzzed", .cores = 1, .memory_bytes = 1 * MiB, .handles = 32}).value();
+  const sched::ProcessId pid = p->id();
+  MemoryAccount* account = &p->account();
   account->retain();  // the process may exit itself (process_exit): keep its memory for the harness
   const PhysAddr mem_phys = account->alloc_pages(kMemOrder).value();
   u8* mem = account->direct_map().to_virt<u8>(mem_phys);
@@ -179,7 +179,8 @@ extern "C" int LLVMFuzzerTestOneInput(const u8* data, size_t size) {
   rg->destroy();
   account->free_pages(mem_phys, kMemOrder);
   account->release();
-  (void)s.exit_process(pid);
+  (void)w.kernel.processes().exit(pid);  // no task, no reaper: torn down here (unless it exited itself)
+  PLATYPOS_FUZZ_CHECK(w.kernel.processes().find(pid) == nullptr);
   PLATYPOS_FUZZ_CHECK(Ring::live_rings() == rings);
   PLATYPOS_FUZZ_CHECK(cap::KernelObject::live_objects() == objects);
   PLATYPOS_FUZZ_CHECK(cap::ChannelEndpoint::live_messages() == messages);

@@ -107,6 +107,7 @@ PLATYPOS_USER_PROGRAM("ktest-ring-quitter", kring_quitter);
 // --- Harness --------------------------------------------------------------------------------------------------------
 
 alignas(sched::Scheduler) constinit unsigned char g_sched_storage[sizeof(sched::Scheduler)] = {};
+alignas(proc::ProcessTable) constinit unsigned char g_processes_storage[sizeof(proc::ProcessTable)] = {};
 alignas(Runtime) constinit unsigned char g_runtime_storage[sizeof(Runtime)] = {};
 
 struct Run {
@@ -121,7 +122,8 @@ void run_programs(Run& run) {
       sched::Scheduler({.cpus = 1, .kernel_cores = 1, .policy = sched::Policy::timeshare, .quantum_ns = 1'000'000},
                        KernelMemory::instance()->page_source());
   sched::Scheduler::install(s);
-  auto* rt = new (g_runtime_storage) Runtime(*s, linked_programs());
+  auto* processes = new (g_processes_storage) proc::ProcessTable(*s);
+  auto* rt = new (g_runtime_storage) Runtime(*processes, linked_programs());
   struct Ctx {
     Runtime* rt;
     Run* run;
@@ -148,6 +150,7 @@ void run_programs(Run& run) {
       .expect("supervisor");
   s->run_cpu();
   rt->~Runtime();
+  processes->~ProcessTable();
   Platform::set_timer_handler(nullptr);
   Platform::timer_cancel();
   sched::Scheduler::install(nullptr);

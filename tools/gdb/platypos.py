@@ -77,6 +77,21 @@ def _atomic_bool(v):
         return bool(int(v))
 
 
+def _handles_of(pid):
+    """'used/capacity handles' from the process table (proc::ProcessTable) for process `pid`."""
+    try:
+        table = gdb.parse_and_eval("platypos::proc::g_process_table")
+    except gdb.error:
+        return "no process table"
+    if int(table) == 0:
+        return "no process table"
+    slot = table.dereference()["processes_"][pid & 0xff]
+    if int(slot["id_"]) != pid:
+        return "no handle table"
+    handles = slot["handles_"]
+    return "%d/%d handles" % (int(handles["count_"]), int(handles["capacity_"]))
+
+
 class PlatypTasks(gdb.Command):
     """List every process and its tasks, then the kernel tasks: state, CPU, dispatches, preemptions, wakeups."""
 
@@ -105,10 +120,9 @@ class PlatypTasks(gdb.Command):
             if int(acct) != 0:
                 res = acct.dereference()["reservation_"]
                 reserved, used = int(res["quota_pages_"]) * 4, int(res["used_pages_"]) * 4
-            handles = p["handles_"]
-            print("process %#x %s (%s): %d live tasks, %d cores, %d KiB reserved, %d KiB used, %d/%d handles" % (
+            print("process %#x %s (%s): %d live tasks, %d cores, %d KiB reserved, %d KiB used, %s" % (
                 int(p["id_"]), _str(p["name_"]), state, int(p["live_tasks_"]), int(p["core_count_"]),
-                reserved, used, int(handles["count_"]), int(handles["capacity_"])))
+                reserved, used, _handles_of(int(p["id_"]))))
             for t in _list_items(p["tasks_"], task_t):
                 show(t)
         kernel = _list_items(s["kernel_tasks_"], task_t)

@@ -76,7 +76,10 @@ constexpr Set kSets[] = {
     {"logship",
      "log-daemon and the 2 log-apps it spawns",
      0,
-     {{"log-daemon", "log-daemon", kProgramMemory, "apps=2 records=5 interval_us=2000 app_memory=4194304 seed=1",
+     {{"log-daemon",
+       "log-daemon",
+       kProgramMemory,
+       "apps=2 records=5 interval_us=2000 app_memory=4194304 seed=1",
        {-1, -1, -1}}},
      1,
      3},
@@ -100,8 +103,7 @@ constexpr Set kSets[] = {
      "t-user-peer: a process reaching for another process's memory (must be refused, then killed; the other unharmed)",
      1,
      {{"t-user-peer victim", "t-user-peer", kProgramMemory, "role=victim", {0, -1, -1}},
-      {"t-user-peer attacker", "t-user-peer", kProgramMemory, "role=attacker", {1, -1, -1}, kKilledByPageFault,
-       true}},
+      {"t-user-peer attacker", "t-user-peer", kProgramMemory, "role=attacker", {1, -1, -1}, kKilledByPageFault, true}},
      2,
      2},
     {"bench",
@@ -110,8 +112,12 @@ constexpr Set kSets[] = {
      {{"t-syscall-bench", "t-syscall-bench", kProgramMemory, "rounds=2000", {-1, -1, -1}}},
      1,
      1},
-    {"demo", "every example at once, wired together, and a verdict", 0, {{"demo", "demo", kDemoMemory, "", {-1, -1, -1}}},
-     1, 9},
+    {"demo",
+     "every example at once, wired together, and a verdict",
+     0,
+     {{"demo", "demo", kDemoMemory, "", {-1, -1, -1}}},
+     1,
+     9},
 };
 constexpr const char* kDefaultSets = "echo,logship";
 
@@ -265,6 +271,7 @@ void init_task(void* arg) {
 
 alignas(Scheduler) constinit unsigned char g_scheduler[sizeof(Scheduler)] = {};
 alignas(ring::Runtime) constinit unsigned char g_runtime[sizeof(ring::Runtime)] = {};
+alignas(proc::ProcessTable) constinit unsigned char g_processes[sizeof(proc::ProcessTable)] = {};
 
 // Checks `text` (the value of run=); prints what is wrong, with the sets there are.
 bool valid_sets(std::string_view text) {
@@ -333,7 +340,8 @@ void run(const CommandLine& cmdline) {
   auto* sched = new (g_scheduler)
       Scheduler({.cpus = cpus, .kernel_cores = w.kernel_cores, .policy = sched::Policy::dedicated}, mem.page_source());
   Scheduler::install(sched);
-  auto* runtime = new (g_runtime) ring::Runtime(*sched, user::programs());
+  auto* processes = new (g_processes) proc::ProcessTable(*sched);
+  auto* runtime = new (g_runtime) ring::Runtime(*processes, user::programs());
   w.sched = sched;
   w.runtime = runtime;
   sched->create_task(sched::kNoProcess, "init", &init_task, &w).expect("run: the init task");
@@ -350,18 +358,20 @@ void run(const CommandLine& cmdline) {
   bool ok = w.done && w.failures == 0;
   print("\nrun: {} processes launched, {} failures; {} ms\n", w.processes, w.failures, elapsed / kNsPerMs);
   const ring::Ring::Stats t = ring::Ring::totals();
-  print("rings: {} entries submitted, {} completed, {} cancelled at exit, {} parked, {} rejected; {} doorbells, {} "
-        "blocking waits\n",
-        t.submitted, t.completed, t.cancelled, t.parked, t.rejected, t.doorbells, t.waits);
+  print(
+      "rings: {} entries submitted, {} completed, {} cancelled at exit, {} parked, {} rejected; {} doorbells, {} "
+      "blocking waits\n",
+      t.submitted, t.completed, t.cancelled, t.parked, t.rejected, t.doorbells, t.waits);
   if (t.submitted != t.completed + t.cancelled || t.lost != 0) {
     print("INVARIANT: ring entries: {} accepted, {} completed + {} cancelled{}\n", t.submitted, t.completed,
           t.cancelled, t.lost != 0 ? " (in-flight counts wrong at exit)" : "");
     ok = false;
   }
   const user::Stats us = user::stats();
-  print("ring 3: {} program starts, {} system calls, {} processes killed for a CPU exception, {} threads left on a "
-        "kill\n",
-        us.entries, us.syscalls, us.faults, us.kills);
+  print(
+      "ring 3: {} program starts, {} system calls, {} processes killed for a CPU exception, {} threads left on a "
+      "kill\n",
+      us.entries, us.syscalls, us.faults, us.kills);
   print("cpu  role    switches  timer irqs  idle%\n");
   for (CpuId c = 0; c < cpus; ++c) {
     const Scheduler::CpuStats& st = sched->cpu_stats(c);
@@ -370,6 +380,7 @@ void run(const CommandLine& cmdline) {
           idle_pct > 100 ? 100 : idle_pct);
   }
   runtime->~Runtime();
+  processes->~ProcessTable();
   Scheduler::install(nullptr);
   sched->~Scheduler();
 
@@ -377,8 +388,8 @@ void run(const CommandLine& cmdline) {
   const u64 free_after = mem.pages().free_pages();
   const u64 objects_after = mem.heap().live_objects();
   if (free_after != free_before || objects_after != objects_before) {
-    print("LEAK: {} pages free before the programs, {} after; {} kernel heap objects before, {} after\n",
-          free_before, free_after, objects_before, objects_after);
+    print("LEAK: {} pages free before the programs, {} after; {} kernel heap objects before, {} after\n", free_before,
+          free_after, objects_before, objects_after);
     ok = false;
   } else {
     print("memory: every page returned ({} free, as before the programs), no kernel object left\n", free_after);

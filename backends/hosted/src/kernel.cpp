@@ -7,9 +7,11 @@ Kernel::Kernel(const sched::Scheduler::Config& config) {
   memory_->init(Platform::boot_memory_map()).expect("hosted kernel: physical memory");
   scheduler_ = std::make_unique<sched::Scheduler>(config, memory_->page_source());
   sched::Scheduler::install(scheduler_.get());
+  processes_ = std::make_unique<proc::ProcessTable>(*scheduler_);
 }
 
 Kernel::~Kernel() {
+  processes_.reset();
   sched::Scheduler::install(nullptr);
   scheduler_.reset();
   memory_->heap().reclaim();

@@ -20,6 +20,7 @@ Result<void> HandleTable::init(MemoryAccount& account, u32 capacity) {
   count_ = 0;
   reserved_ = 0;
   closing_ = false;
+  close_cursor_ = 0;
   for (u32 i = 0; i < capacity; ++i) slots_[i] = Slot{nullptr, Rights::none, 0, 1, i + 2 <= capacity ? i + 2 : 0};
   free_head_ = 1;
   free_tail_ = capacity;
@@ -27,31 +28,35 @@ Result<void> HandleTable::init(MemoryAccount& account, u32 capacity) {
 }
 
 void HandleTable::close_all() {
+  while (!close_some(kCloseBatch)) {
+  }
+}
+
+bool HandleTable::close_some(u32 max) {
+  KernelObject* batch[kCloseBatch];
+  if (max == 0 || max > kCloseBatch) max = kCloseBatch;
+  usize n = 0;
   {
     IrqSpinGuard g(lock_);
-    if (!active() || closing_) return;
-    // From here add(), install() and reserve() refuse: whatever is in the table now is all there will be, so the
-    // loop below empties it for good (a handle added meanwhile would be lost with the storage, its object leaked).
+    if (!active()) return true;
+    // From the first call on, add(), install() and reserve() refuse: whatever is in the table now is all there will
+    // be, so the calls below empty it for good (a handle added meanwhile would be lost with the storage).
     closing_ = true;
+    // Empty slots under the lock, release the objects after: a release can destroy an object, and destroying a
+    // channel endpoint, say, takes the channel's lock. (Slots behind the cursor stay empty: nothing is added.)
+    for (; close_cursor_ < capacity_ && n < max; ++close_cursor_)
+      if (slots_[close_cursor_].object != nullptr) batch[n++] = free_slot_locked(close_cursor_);
   }
-  // Empty the table under the lock, release the objects after: a release can destroy an object, and destroying a
-  // channel endpoint, say, takes the channel's lock.
-  for (;;) {
-    KernelObject* batch[32];
-    usize n = 0;
-    {
-      IrqSpinGuard g(lock_);
-      for (u32 i = 0; i < capacity_ && n < 32; ++i)
-        if (slots_[i].object != nullptr) batch[n++] = free_slot_locked(i);
-    }
-    for (usize i = 0; i < n; ++i) batch[i]->release();
-    if (n == 0) break;
-  }
-  MemoryAccount* account = account_;
-  void* storage = slots_;
+  for (usize i = 0; i < n; ++i) batch[i]->release();
+  if (n > 0) return false;
+  MemoryAccount* account = nullptr;
+  void* storage = nullptr;
   {
     IrqSpinGuard g(lock_);
+    if (!active()) return true;  // another caller finished it
     PLATYPOS_ASSERT(count_ == 0, "handle table closed with {} handles left", count_);
+    account = account_;
+    storage = slots_;
     reserved_ = 0;  // an operation still holding some finds the table inactive and drops what it would have added
     slots_ = nullptr;
     capacity_ = 0;
@@ -59,9 +64,11 @@ void HandleTable::close_all() {
     free_head_ = free_tail_ = 0;
     account_ = nullptr;
     closing_ = false;
+    close_cursor_ = 0;
   }
   account->free_bytes(storage, storage_bytes_);
   account->release();
+  return true;
 }
 
 Result<HandleTable::Slot*> HandleTable::lookup_locked(Handle h) const {

@@ -28,7 +28,8 @@ Result<i64> op_process_spawn(OpContext& cx) {
   // The slot for the process handle first: once the child runs and the handles moved, nothing may fail.
   cap::HandleTable& table = cx.table();
   cap::HandleTable::Reserved slot = PLATYPOS_TRY(table.reserve(1));
-  const SpawnRequest request{.program = name, .args = args, .cores = static_cast<u32>(s.arg0), .memory_bytes = s.arg1};
+  const SpawnRequest request{
+      .program = name, .args = args, .cores = static_cast<u32>(s.arg0), .memory_bytes = s.arg1, .payer = &cx.account()};
   auto child = cx.spawner().spawn(cx.spawner().context, request, table, cx.handles_in());
   if (child.is_error()) {
     table.unreserve(slot);

@@ -40,14 +40,14 @@ void Ring::reset_totals() {
   g_totals = Stats{};
 }
 
-Result<Ring*> Ring::create(sched::Process& process, void* heap, u64 heap_bytes, const RingConfig& config) {
+Result<Ring*> Ring::create(proc::Process& process, void* heap, u64 heap_bytes, const RingConfig& config) {
   if (!is_power_of_two(config.sq_entries) || !is_power_of_two(config.cq_entries) ||
       config.sq_entries > abi::kMaxRingEntries || config.cq_entries > abi::kMaxRingEntries ||
       config.cq_entries < config.sq_entries) {
     return Error::invalid_argument;
   }
-  MemoryAccount* account = process.memory();
-  if (account == nullptr || !process.handles().active()) return Error::bad_state;
+  if (!process.live() || !process.handles().active()) return Error::bad_state;
+  MemoryAccount* account = &process.account();
   const u32 bytes = abi::ring_region_bytes(config.sq_entries, config.cq_entries);
   const u32 order = BuddyAllocator::order_for_pages(pages_for(bytes));
   const PhysAddr region = PLATYPOS_TRY(account->alloc_pages(order));
@@ -58,6 +58,7 @@ Result<Ring*> Ring::create(sched::Process& process, void* heap, u64 heap_bytes, 
   }
   auto* r = new (*mem) Ring();
   account->retain();
+  process.pin();
   r->process_ = &process;
   r->pid_ = process.id();
   r->trace_id_ = g_ring_ids.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -91,15 +92,13 @@ void Ring::release_op(PendingOp* op) {
   account_->free_bytes(op, sizeof(PendingOp));
 }
 
-void Ring::watch_exit(cap::Ref<cap::ProcessObject> object) {
-  process_object_ = static_cast<cap::Ref<cap::ProcessObject>&&>(object);
-  exit_observer_.wanted = cap::kSignalExited;
-  exit_observer_.context = this;
-  exit_observer_.callback = [](cap::Observer* o) {
-    auto* r = static_cast<Ring*>(o->context);
+void Ring::watch_exit() {
+  exit_watcher_.context = this;
+  exit_watcher_.callback = [](proc::ExitWatcher* w) {
+    auto* r = static_cast<Ring*>(w->context);
     if (r->server_ != nullptr) r->server_->ring_dying(r);
   };
-  process_object_->observe(exit_observer_);
+  process_->watch(exit_watcher_);
 }
 
 void Ring::program_task(void* ring) {
@@ -108,10 +107,7 @@ void Ring::program_task(void* ring) {
 }
 
 void Ring::destroy() {
-  if (process_object_) {
-    process_object_->cancel(exit_observer_);
-    process_object_.reset();
-  }
+  process_->unwatch(exit_watcher_);
   // Cancel what waits: stop observing, drop the references. No completions: the program is gone.
   u32 cancelled = 0;
   for (;;) {
@@ -149,11 +145,14 @@ void Ring::destroy() {
     g_totals.lost += stats_.lost;
   }
   MemoryAccount* account = account_;
+  proc::Process* process = process_;
   account->free_pages(account->direct_map().to_phys(region_), region_order_);
   this->~Ring();
   account->free_bytes(this, sizeof(Ring));
   account->release();
   g_live_rings.fetch_sub(1, std::memory_order_relaxed);
+  // Retired completely: the process's teardown may go on (and its slot be reused) now.
+  process->unpin();
 }
 
 // --- Shared-memory counters -------------------------------------------------------------------------------------
@@ -385,6 +384,8 @@ u32 Ring::skip_overlong_chain(u32 avail, u32 budget) {
 }
 
 u32 Ring::consume(u32 budget) {
+  // A process that stopped being live submits nothing more: its ring is about to be retired.
+  if (!process_->live()) return 0;
   u32 done = 0;
   const u32 tail = hdr_->sq_tail.load(std::memory_order_acquire);
   u32 avail = tail - sq_head_;
@@ -439,6 +440,7 @@ u32 Ring::consume(u32 budget) {
 }
 
 u32 Ring::process_ready(u64 now) {
+  if (!process_->live()) return 0;  // what waits is cancelled when the ring is retired
   u32 done = 0;
   for (;;) {
     PendingOp* op = nullptr;

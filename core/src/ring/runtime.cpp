@@ -15,7 +15,7 @@ u32 floor_log2(u64 v) { return 63 - static_cast<u32>(__builtin_clzll(v)); }
 
 struct Runtime::Started {
   sched::ProcessId pid = sched::kNoProcess;
-  sched::Process* process = nullptr;
+  proc::Process* process = nullptr;
   const ProgramDescriptor* program = nullptr;
   u32 cores = 0;
   Ring* rings[abi::kMaxProgramCores] = {};
@@ -32,8 +32,9 @@ const ProgramDescriptor* Runtime::find_program(std::string_view name) const {
 
 Result<void> Runtime::start(u32 servers, u64 idle_ns) {
   if (servers == 0 || servers > kMaxServers) return Error::invalid_argument;
+  PLATYPOS_TRY(processes_.start());
   for (u32 i = 0; i < servers; ++i) {
-    PLATYPOS_TRY(servers_[i].start(sched_, "ring-server", idle_ns));
+    PLATYPOS_TRY(servers_[i].start(processes_.scheduler(), "ring-server", idle_ns));
     server_count_ = i + 1;
   }
   return ok();
@@ -41,14 +42,15 @@ Result<void> Runtime::start(u32 servers, u64 idle_ns) {
 
 void Runtime::stop() {
   for (u32 i = 0; i < server_count_; ++i) servers_[i].stop();
+  processes_.stop();
 }
 
-Result<Runtime::Started*> Runtime::prepare(const LaunchSpec& spec, const ProgramDescriptor* program) {
+Result<void> Runtime::prepare(const LaunchSpec& spec, const ProgramDescriptor* program, Started& st_) {
   if (spec.memory_bytes < abi::kMinProcessMemory || spec.memory_bytes > abi::kMaxProcessMemory ||
       spec.args.size() >= abi::kMaxProgramArgs || spec.cores == 0 || spec.cores > abi::kMaxProgramCores) {
     return Error::invalid_argument;
   }
-  Started* st = PLATYPOS_TRY(make<Started>());
+  Started* st = &st_;
   auto undo = [&](Error e) -> Error {
     abort_process(st);
     return e;
@@ -56,12 +58,15 @@ Result<Runtime::Started*> Runtime::prepare(const LaunchSpec& spec, const Program
   st->program = program;
   st->cores = spec.cores;
   for (usize k = 0; k < spec.args.size(); ++k) st->args[k] = spec.args[k];
-  Result<sched::ProcessId> pid = sched_.spawn(
-      {.name = program->name, .cores = spec.cores, .memory_bytes = spec.memory_bytes, .handles = spec.handles});
-  if (pid.is_error()) return undo(pid.error());
-  st->pid = *pid;
-  st->process = sched_.find_process(*pid);
-  MemoryAccount* account = st->process->memory();
+  Result<proc::Process*> process = processes_.spawn({.name = program->name,
+                                                     .cores = spec.cores,
+                                                     .memory_bytes = spec.memory_bytes,
+                                                     .handles = spec.handles,
+                                                     .payer = spec.payer});
+  if (process.is_error()) return undo(process.error());
+  st->process = *process;
+  st->pid = (*process)->id();
+  MemoryAccount* account = &st->process->account();
   // The program's own memory: half its reservation, in one block (at most 2^kMaxHeapOrder pages). It goes with the
   // reservation when the process ends.
   u32 order = floor_log2(pages_for(spec.memory_bytes) / 2);
@@ -109,14 +114,14 @@ Result<Runtime::Started*> Runtime::prepare(const LaunchSpec& spec, const Program
       sched::scheduler().exit_if_killed();
     };
   }
-  return st;
+  return ok();
 }
 
 void Runtime::abort_process(Started* st) {
   for (u32 i = 0; i < st->cores; ++i)
     if (st->rings[i] != nullptr) st->rings[i]->destroy();
-  if (st->pid != sched::kNoProcess) sched_.exit_process(st->pid).expect("undo spawn");
-  destroy(st).expect("launch record");
+  // It has no task: its teardown follows at once (unless someone exited it already).
+  if (st->pid != sched::kNoProcess) (void)processes_.exit(st->pid);
 }
 
 void Runtime::start_process(Started* st, std::span<cap::Capability> caps) {
@@ -124,10 +129,11 @@ void Runtime::start_process(Started* st, std::span<cap::Capability> caps) {
   PLATYPOS_ASSERT(caps.size() <= abi::kMaxInitialHandles && table.free_slots() > caps.size(),
                   "launch: no room for the initial handles");
   // Installed from kernel memory, then written into every core's env (which is program memory: never read back).
+  // The table cannot be closing: the rings pin the process.
   cap::Handle handles[abi::kMaxInitialHandles];
   table.install(caps, handles).expect("initial handles");
-  cap::ProcessObject* obj = st->process->object();
-  const cap::Handle self = table.add(cap::Ref<cap::KernelObject>::retain(obj), kSelfRights).expect("self handle");
+  const cap::Handle self =
+      table.add(cap::Ref<cap::KernelObject>::retain(&st->process->object()), kSelfRights).expect("self handle");
   for (u32 i = 0; i < st->cores; ++i) {
     abi::ProgramEnv* env = st->envs[i];
     for (usize k = 0; k < caps.size(); ++k) env->initial_handles[k] = handles[k];
@@ -141,24 +147,23 @@ void Runtime::start_process(Started* st, std::span<cap::Capability> caps) {
       IrqSpinGuard g(lock_);
       servers_[next_server_++ % server_count_].add(ring);
     }
-    ring->watch_exit(cap::Ref<cap::ProcessObject>::retain(obj));
+    ring->watch_exit();  // fires at once if the process was exited meanwhile
   }
   // (Logged before the tasks exist: once they do, the process may be gone.)
   log_info("launch {}: process {:#x}, {} cores, {} KiB, args '{}'", st->program->name, st->pid, st->cores,
-           st->process->memory()->capacity_bytes() / KiB, static_cast<const char*>(st->args));
+           st->process->account().capacity_bytes() / KiB, static_cast<const char*>(st->args));
   // The tasks last: the first may run (and exit the process) at once.
   for (u32 i = 0; i < st->cores; ++i) {
-    auto t = sched_.create_task(st->pid, st->program->name, &Ring::program_task, st->rings[i]);
+    auto t = processes_.scheduler().create_task(st->pid, st->program->name, &Ring::program_task, st->rings[i]);
     if (t.is_error()) {
       // No memory for a task (or its stack) after all: the process exits at once, with the error as its code; its
       // rings are retired like any exited process's (found by platypos-sim --explore).
       log_warn("launch {}: process {:#x}: no task on core {}: {}", st->program->name, st->pid, i,
                error_name(t.error()));
-      (void)sched_.exit_process(st->pid, -static_cast<i64>(t.error()));
+      (void)processes_.exit(st->pid, -static_cast<i64>(t.error()));
       break;
     }
   }
-  destroy(st).expect("launch record");
 }
 
 Result<cap::Ref<cap::ProcessObject>> Runtime::launch(const LaunchSpec& spec, std::span<cap::Capability> caps) {
@@ -166,18 +171,22 @@ Result<cap::Ref<cap::ProcessObject>> Runtime::launch(const LaunchSpec& spec, std
   if (caps.size() > abi::kMaxInitialHandles) return Error::invalid_argument;
   const ProgramDescriptor* program = find_program(spec.program);
   if (program == nullptr) return Error::not_found;
-  Started* st = PLATYPOS_TRY(prepare(spec, program));
-  auto obj = cap::Ref<cap::ProcessObject>::retain(st->process->object());
-  start_process(st, caps);
+  Started st;
+  PLATYPOS_TRY(prepare(spec, program, st));
+  auto obj = cap::Ref<cap::ProcessObject>::retain(&st.process->object());
+  start_process(&st, caps);
   return obj;
 }
 
 Result<cap::Ref<cap::ProcessObject>> Runtime::spawn_for(void* runtime, const SpawnRequest& request,
                                                         cap::HandleTable& parent,
                                                         std::span<const cap::Handle> handles) {
-  return static_cast<Runtime*>(runtime)->spawn_from(
-      {.program = request.program, .cores = request.cores, .memory_bytes = request.memory_bytes, .args = request.args},
-      parent, handles);
+  return static_cast<Runtime*>(runtime)->spawn_from({.program = request.program,
+                                                     .cores = request.cores,
+                                                     .memory_bytes = request.memory_bytes,
+                                                     .args = request.args,
+                                                     .payer = request.payer},
+                                                    parent, handles);
 }
 
 Result<cap::Ref<cap::ProcessObject>> Runtime::spawn_from(const LaunchSpec& spec, cap::HandleTable& parent,
@@ -186,14 +195,15 @@ Result<cap::Ref<cap::ProcessObject>> Runtime::spawn_from(const LaunchSpec& spec,
   if (handles.size() > abi::kMaxInitialHandles) return Error::invalid_argument;
   const ProgramDescriptor* program = find_program(spec.program);
   if (program == nullptr) return Error::not_found;
-  Started* st = PLATYPOS_TRY(prepare(spec, program));
+  Started st;
+  PLATYPOS_TRY(prepare(spec, program, st));
   cap::Capability caps[abi::kMaxInitialHandles];
   if (auto r = parent.transfer_out(handles, nullptr, nullptr, caps); r.is_error()) {
-    abort_process(st);
+    abort_process(&st);
     return r.error();
   }
-  auto obj = cap::Ref<cap::ProcessObject>::retain(st->process->object());
-  start_process(st, std::span(caps, handles.size()));
+  auto obj = cap::Ref<cap::ProcessObject>::retain(&st.process->object());
+  start_process(&st, std::span(caps, handles.size()));
   return obj;
 }
 

@@ -50,17 +50,22 @@ void RingServer::add(Ring* r) {
 
 void RingServer::ring_dying(Ring* r) {
   IrqSpinGuard g(lock_);
-  PLATYPOS_ASSERT(dying_count_ < 64, "ring server: too many rings retiring at once");
-  dying_[dying_count_++] = r;
+  if (!static_cast<ListNode<RingDyingTag>*>(r)->is_linked()) dying_.push_back(*r);
   wake_locked();
 }
 
 void RingServer::retire(Ring* r) {
   {
     IrqSpinGuard g(lock_);
-    if (r->is_linked()) rings_.remove(*r);
+    if (static_cast<ListNode<RingListTag>*>(r)->is_linked()) rings_.remove(*r);
+    if (static_cast<ListNode<RingDyingTag>*>(r)->is_linked()) dying_.remove(*r);
   }
   r->destroy();
+}
+
+Ring* RingServer::next_ring(Ring* r) const {
+  IrqSpinGuard g(lock_);
+  return r == nullptr ? rings_.front() : rings_.next(*r);
 }
 
 u64 RingServer::idle_blocks() const {
@@ -74,34 +79,28 @@ usize RingServer::ring_count() const {
 }
 
 bool RingServer::pass() {
-  // Retire the rings of processes that exited.
-  Ring* dying[64];
-  u32 n_dying = 0;
-  {
-    IrqSpinGuard g(lock_);
-    n_dying = dying_count_;
-    for (u32 i = 0; i < n_dying; ++i) dying[i] = dying_[i];
-    dying_count_ = 0;
-  }
-  for (u32 i = 0; i < n_dying; ++i) retire(dying[i]);
-  // Serve the others, round-robin from a rotating start. Only this task destroys rings, so the snapshot stays valid.
-  Ring* rings[64];
-  u32 n = 0;
-  {
-    IrqSpinGuard g(lock_);
-    for (Ring& r : rings_) {
-      if (n == 64) break;
-      rings[n++] = &r;
+  // Retire the rings of processes that stopped being live.
+  bool work = false;
+  for (;;) {
+    Ring* r = nullptr;
+    {
+      IrqSpinGuard g(lock_);
+      r = dying_.pop_front();
     }
+    if (r == nullptr) break;
+    retire(r);
+    work = true;
   }
-  bool work = n_dying > 0;
+  // Serve the others, round-robin: the front ring goes to the back each pass, so each pass starts one later.
+  {
+    IrqSpinGuard g(lock_);
+    if (Ring* front = rings_.pop_front()) rings_.push_back(*front);
+  }
   const u64 now = Platform::now_ns();
-  for (u32 k = 0; k < n; ++k) {
-    Ring* r = rings[(rotate_ + k) % n];
+  for (Ring* r = next_ring(nullptr); r != nullptr; r = next_ring(r)) {
     work |= r->process_ready(now) > 0;
     work |= r->consume(kBudget) > 0;
   }
-  ++rotate_;
   return work;
 }
 
@@ -131,34 +130,26 @@ void RingServer::run() {
     }
     // Go idle: announce it, then look once more (a program that published its tail before seeing the flag will
     // not ring the doorbell: its entries must be found here).
-    Ring* rings[64];
     u32 n = 0;
-    {
-      IrqSpinGuard g(lock_);
-      for (Ring& r : rings_) {
-        if (n == 64) break;
-        rings[n++] = &r;
-      }
-    }
-    for (u32 i = 0; i < n; ++i) rings[i]->set_need_wakeup(true);
+    for (Ring* r = next_ring(nullptr); r != nullptr; r = next_ring(r), ++n) r->set_need_wakeup(true);
     atomic_fence(std::memory_order_seq_cst);
     bool pending = false;
     u64 deadline = 0;
-    for (u32 i = 0; i < n; ++i) {
-      pending = pending || rings[i]->has_submissions() || rings[i]->has_ready();
-      const u64 d = rings[i]->next_deadline();
+    for (Ring* r = next_ring(nullptr); r != nullptr; r = next_ring(r)) {
+      pending = pending || r->has_submissions() || r->has_ready();
+      const u64 d = r->next_deadline();
       if (d != 0 && (deadline == 0 || d < deadline)) deadline = d;
     }
     {
       IrqSpinGuard g(lock_);
-      pending = pending || dying_count_ > 0 || stopping_;
+      pending = pending || !dying_.empty() || stopping_;
       if (!pending) ++idle_blocks_;  // read by other CPUs (idle_blocks())
     }
     if (!pending) {
       PLATYPOS_TRACE(ring_idle, n, deadline);
       (void)sched_->block_until(deadline);
     }
-    for (u32 i = 0; i < n; ++i) rings[i]->set_need_wakeup(false);
+    for (Ring* r = next_ring(nullptr); r != nullptr; r = next_ring(r)) r->set_need_wakeup(false);
     idle_since = 0;
   }
   // The last thing the task does with this object (see wake_locked()): from here on nobody wakes it.

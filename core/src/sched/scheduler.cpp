@@ -1,7 +1,6 @@
 #include <platypos/base/fault.hpp>
 #include <platypos/base/log.hpp>
 #include <platypos/base/print.hpp>
-#include <platypos/cap/channel.hpp>
 #include <platypos/mm/kernel_heap.hpp>
 #include <platypos/sched/scheduler.hpp>
 #include <platypos/trace/trace.hpp>
@@ -13,6 +12,8 @@ namespace {
 
 constexpr u32 kSlotBits = 8;
 static_assert(Scheduler::kMaxProcesses <= (1u << kSlotBits));
+// Generations fill the rest of a ProcessId; a slot whose generations are used up is retired (never reused).
+constexpr u32 kMaxGeneration = (1u << (32 - kSlotBits)) - 1;
 
 void copy_name(char* dst, usize cap, const char* src) {
   usize i = 0;
@@ -99,16 +100,19 @@ Result<ProcessId> Scheduler::spawn(const ProcessSpec& spec, AdmissionShortfall* 
   out = AdmissionShortfall{};
   if (spec.name == nullptr || spec.name[0] == '\0' || spec.cores == 0) return Error::invalid_argument;
   IrqSpinGuard g(lock_);
-  // A never-used or reaped slot first; an exited one (whose id still answers bad_state) only when needed.
+  // A never-used or released slot first; an exited one (whose id still answers bad_state) only when needed, and never
+  // a held one (its layer above is still tearing it down) or one whose generations are used up (its next id would
+  // repeat an old one).
+  auto usable = [](const Process& q) { return q.generation_ < kMaxGeneration; };
   Process* p = nullptr;
   for (Process& q : processes_)
-    if (q.state_ == Process::State::free) {
+    if (q.state_ == Process::State::free && usable(q)) {
       p = &q;
       break;
     }
   if (p == nullptr) {
     for (Process& q : processes_)
-      if (q.state_ == Process::State::exited) {
+      if (q.state_ == Process::State::exited && !q.held_ && usable(q)) {
         p = &q;
         break;
       }
@@ -126,7 +130,7 @@ Result<ProcessId> Scheduler::spawn(const ProcessSpec& spec, AdmissionShortfall* 
       return Error::no_resources;
     }
   }
-  // Memory, the handle table in it, and the process object: all or nothing.
+  // Memory: all of it or nothing.
   MemoryAccount* account = nullptr;
   if (spec.memory_bytes > 0) {
     Result<MemoryAccount*> made = spec.memory_bytes > MemoryReservation::kMaxBytes
@@ -138,27 +142,14 @@ Result<ProcessId> Scheduler::spawn(const ProcessSpec& spec, AdmissionShortfall* 
       return Error::no_resources;
     }
     account = *made;
-    if (auto r = p->handles_.init(*account, spec.handles); r.is_error()) {
-      account->release();
-      out = {AdmissionShortfall::Resource::memory, spec.memory_bytes, 0};
-      log_warn("spawn {}: refused, {} handles do not fit in {} KiB", spec.name, spec.handles, spec.memory_bytes / KiB);
-      return r.error() == Error::invalid_argument ? Error::invalid_argument : Error::no_resources;
-    }
   }
   const auto slot = static_cast<u32>(p - processes_);
-  const ProcessId new_id = ((p->generation_ + 1) << kSlotBits) | slot;
-  Result<cap::Ref<cap::ProcessObject>> object = cap::ProcessObject::create(new_id);
-  if (object.is_error()) {
-    p->handles_.close_all();
-    if (account != nullptr) account->release();
-    return Error::no_resources;
-  }
   // Admitted: from here nothing fails.
   ++p->generation_;
-  p->id_ = new_id;
+  p->id_ = (p->generation_ << kSlotBits) | slot;
   p->account_ = account;
-  p->object_ = static_cast<cap::Ref<cap::ProcessObject>&&>(*object);
   p->state_ = Process::State::running;
+  p->held_ = spec.held;
   copy_name(p->name_, Process::kNameLen, spec.name);
   p->cores_ = CpuSet();
   p->core_count_ = spec.cores;
@@ -198,6 +189,7 @@ Result<ProcessId> Scheduler::spawn(const ProcessSpec& spec, AdmissionShortfall* 
 Result<void> Scheduler::exit_process(ProcessId pid, i64 code) {
   Task* self = current();
   bool suicide = false;
+  bool finished = false;
   {
     IrqSpinGuard g(lock_);
     const u32 slot = pid & ((1u << kSlotBits) - 1);
@@ -209,10 +201,8 @@ Result<void> Scheduler::exit_process(ProcessId pid, i64 code) {
     p.exit_code_ = code;
     PLATYPOS_TRACE(process_exit, p.id_, p.live_tasks_);
     log_info("exit {}: process {:#x}, {} tasks to stop", p.name_, p.id_, p.live_tasks_);
-    if (p.live_tasks_ == 0) {
-      finish_process(&p);
-      return ok();
-    }
+    finished = p.live_tasks_ == 0;
+    if (finished) finish_process(&p);
     for (Task& t : p.tasks_) {
       if (&t == self) {
         t.killed_.store(true, std::memory_order_relaxed);
@@ -222,6 +212,7 @@ Result<void> Scheduler::exit_process(ProcessId pid, i64 code) {
       }
     }
   }
+  if (finished) run_exit_hook(pid, code);
   if (suicide) exit_task();
   return ok();
 }
@@ -253,18 +244,56 @@ void Scheduler::finish_process(Process* p) {
     for (CpuId c = 0; c < config_.cpus; ++c)
       if (moved.has(c)) Platform::cpu_wake(c);
   }
-  // Its capabilities go: closing them may free channels and messages, and the channels it leaves behind may now
-  // only refer to one another: the cycle collector frees those. Then its memory (once nothing elsewhere holds some).
-  p->handles_.close_all();
-  cap::ChannelEndpoint::collect_cycles();
+  // Its memory goes with the last reference to its account: this one, unless the process layer (its handle table,
+  // its rings) or objects elsewhere still hold some.
   if (p->account_ != nullptr) p->account_->release();
   p->account_ = nullptr;
-  p->object_->mark_exited(p->exit_code_);
-  p->object_.reset();
   p->cores_ = CpuSet();
   p->core_count_ = 0;
   p->state_ = Process::State::exited;
-  log_info("exit {}: process {:#x} gone, cores and memory returned", p->name_, p->id_);
+  log_info("exit {}: process {:#x}: its tasks are gone, its cores returned", p->name_, p->id_);
+}
+
+void Scheduler::set_exit_hook(ExitHook hook, void* context) {
+  IrqSpinGuard g(lock_);
+  exit_hook_ = hook;
+  exit_hook_context_ = context;
+}
+
+void Scheduler::run_exit_hook(ProcessId pid, i64 code) {
+  ExitHook hook = nullptr;
+  void* context = nullptr;
+  {
+    IrqSpinGuard g(lock_);
+    hook = exit_hook_;
+    context = exit_hook_context_;
+  }
+  if (hook != nullptr) hook(context, pid, code);
+}
+
+Result<void> Scheduler::cancel_spawn(ProcessId pid) {
+  IrqSpinGuard g(lock_);
+  const u32 slot = pid & ((1u << kSlotBits) - 1);
+  if (pid == kNoProcess || slot >= kMaxProcesses) return Error::not_found;
+  Process& p = processes_[slot];
+  if (p.id_ != pid || p.state_ == Process::State::free) return Error::not_found;
+  if (p.state_ != Process::State::running || !p.tasks_.empty() || p.live_tasks_ != 0) return Error::bad_state;
+  p.state_ = Process::State::exiting;
+  finish_process(&p);
+  p.state_ = Process::State::free;
+  p.held_ = false;
+  return ok();
+}
+
+Result<void> Scheduler::release_slot(ProcessId pid) {
+  IrqSpinGuard g(lock_);
+  const u32 slot = pid & ((1u << kSlotBits) - 1);
+  if (pid == kNoProcess || slot >= kMaxProcesses) return Error::not_found;
+  Process& p = processes_[slot];
+  if (p.id_ != pid || p.state_ == Process::State::free) return Error::not_found;
+  if (p.state_ != Process::State::exited || !p.held_) return Error::bad_state;
+  p.held_ = false;
+  return ok();
 }
 
 Result<PhysAddr> Scheduler::alloc_stack(Process* p, u32 order) {
@@ -373,7 +402,10 @@ void Scheduler::finish_switch() {
   cpu.held_lock = nullptr;
   cpu.dead = nullptr;
   if (held != nullptr) held->unlock();
-  if (dead != nullptr) reap(dead);
+  if (dead != nullptr) {
+    i64 code = 0;
+    if (const ProcessId finished = reap(dead, &code); finished != kNoProcess) run_exit_hook(finished, code);
+  }
   if (config_.policy == Policy::timeshare) rearm_timer(cpu);
 }
 
@@ -495,7 +527,7 @@ void Scheduler::exit_if_killed() {
   if (t != nullptr && t->killed_.load(std::memory_order_relaxed)) exit_task();
 }
 
-void Scheduler::reap(Task* t) {
+ProcessId Scheduler::reap(Task* t, i64* code) {
   IrqSpinGuard g(lock_);
   Process* p = t->process_;
   (p != nullptr ? p->tasks_ : kernel_tasks_).remove(*t);
@@ -512,7 +544,10 @@ void Scheduler::reap(Task* t) {
     // The last task ended: the process is done (returning from main, in effect).
     p->state_ = Process::State::exiting;
     finish_process(p);
+    *code = p->exit_code_;
+    return p->id_;
   }
+  return kNoProcess;
 }
 
 void Scheduler::sleep_until(u64 deadline_ns) {

@@ -5,6 +5,7 @@
 #include <platypos/cap/wait.hpp>
 #include <platypos/hosted/kernel.hpp>
 #include <platypos/hosted/sim_machine.hpp>
+#include <platypos/proc/process.hpp>
 
 #include <gtest/gtest.h>
 
@@ -70,12 +71,11 @@ TEST(WaitSignals, WakesOnTheSignalAndTimesOut) {
 // says exited, and its memory (handle table, messages) goes back.
 TEST(ProcessCapabilities, ExitClosesEverything) {
   SimKernel k;
-  auto& s = k.kernel.scheduler();
+  auto& processes = k.kernel.processes();
   const u64 objects0 = KernelObject::live_objects();
-  const sched::ProcessId p = s.spawn({.name = "holder", .cores = 1, .memory_bytes = 2 * MiB, .handles = 64}).value();
-  sched::Process* proc = s.find_process(p);
-  ASSERT_NE(proc, nullptr);
-  Ref<ProcessObject> watch = Ref<ProcessObject>::retain(proc->object());
+  proc::Process* proc = processes.spawn({.name = "holder", .cores = 1, .memory_bytes = 2 * MiB, .handles = 64}).value();
+  const sched::ProcessId p = proc->id();
+  Ref<ProcessObject> watch = Ref<ProcessObject>::retain(&proc->object());
   HandleTable& t = proc->handles();
   EXPECT_EQ(t.capacity(), 64u);
   auto [a, b] = ChannelEndpoint::create().value();
@@ -84,11 +84,13 @@ TEST(ProcessCapabilities, ExitClosesEverything) {
   const Handle he = t.add(Event::create().value(), Rights::transfer).value();
   // The process sends its event to the other end, and keeps a second event.
   auto ep = t.get_as<ChannelEndpoint>(ha, Rights::write).value();
-  ASSERT_TRUE(ep->write(t, *proc->memory(), {}, std::span(&he, 1)).has_value());
+  ASSERT_TRUE(ep->write(t, proc->account(), {}, std::span(&he, 1)).has_value());
   ep.reset();
   ASSERT_TRUE(t.add(Event::create().value(), Rights::wait).has_value());
   EXPECT_EQ(ChannelEndpoint::live_messages(), 1u);
-  ASSERT_TRUE(s.exit_process(p).has_value());  // no tasks: gone at once
+  // No tasks and no reaper running: torn down at once, right here.
+  ASSERT_TRUE(processes.exit(p).has_value());
+  EXPECT_EQ(processes.find(p), nullptr);
   EXPECT_TRUE(watch->exited());
   // Its channel end closed: the kernel's end sees PEER_CLOSED; the message it sent is still there to read (paid by
   // the dead process's memory, which stays until it is read).

@@ -21,9 +21,9 @@ class RingHarness {
  public:
   explicit RingHarness(RingConfig config = {}, u64 process_memory = 4 * MiB)
       : sim_({.cpus = 4, .seed = 1, .memory_bytes = 128 * MiB}), kernel_({.cpus = 4, .kernel_cores = 1}) {
-    pid_ = kernel_.scheduler().spawn({.name = "ringtest", .cores = 1, .memory_bytes = process_memory}).value();
-    process_ = kernel_.scheduler().find_process(pid_);
-    account_ = process_->memory();
+    process_ = kernel_.processes().spawn({.name = "ringtest", .cores = 1, .memory_bytes = process_memory}).value();
+    pid_ = process_->id();
+    account_ = &process_->account();
     mem_phys_ = account_->alloc_pages(kMemOrder).value();
     mem_ = account_->direct_map().to_virt<u8>(mem_phys_);
     ring_ = Ring::create(*process_, mem_, kMemBytes, config).value();
@@ -35,7 +35,7 @@ class RingHarness {
     if (ring_ != nullptr) ring_->destroy();
     if (process_ != nullptr) {
       account_->free_pages(mem_phys_, kMemOrder);
-      (void)kernel_.scheduler().exit_process(pid_);
+      (void)kernel_.processes().exit(pid_);  // no task, no reaper: torn down right here
     }
   }
   RingHarness(const RingHarness&) = delete;
@@ -46,7 +46,7 @@ class RingHarness {
 
   sched::Scheduler& scheduler() { return kernel_.scheduler(); }
   hosted::Kernel& kernel() { return kernel_; }
-  sched::Process& process() { return *process_; }
+  proc::Process& process() { return *process_; }
   cap::HandleTable& table() { return process_->handles(); }
   MemoryAccount& account() { return *account_; }
   Ring& ring() { return *ring_; }
@@ -100,7 +100,7 @@ class RingHarness {
   hosted::SimMachine sim_;
   hosted::Kernel kernel_;
   sched::ProcessId pid_ = 0;
-  sched::Process* process_ = nullptr;
+  proc::Process* process_ = nullptr;
   MemoryAccount* account_ = nullptr;
   PhysAddr mem_phys_{};
   u8* mem_ = nullptr;

@@ -441,9 +441,8 @@ TEST(RingOps, OpaqueReferences) {
 
 TEST(RingOps, ProcessExitOfAnotherProcess) {
   RingHarness h;
-  auto& s = h.scheduler();
-  const sched::ProcessId other = s.spawn({.name = "victim", .cores = 1, .memory_bytes = 1 * MiB}).value();
-  auto obj = cap::Ref<cap::ProcessObject>::retain(s.find_process(other)->object());
+  proc::Process* other = h.kernel().processes().spawn({.name = "victim", .cores = 1, .memory_bytes = 1 * MiB}).value();
+  auto obj = cap::Ref<cap::ProcessObject>::retain(&other->object());
   const u32 managed = h.add(cap::Ref<cap::KernelObject>::retain(obj.get()), cap::Rights::manage | cap::Rights::wait);
   const u32 watch_only = h.add(cap::Ref<cap::KernelObject>::retain(obj.get()), cap::Rights::wait);
   Sqe x = sqe(Op::process_exit, watch_only);

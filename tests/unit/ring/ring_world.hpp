@@ -41,7 +41,7 @@ class RingWorld {
       : sim_(make_sim(mode, cpus, seed)),
         machine_(make_machine(mode, cpus)),
         kernel_({.cpus = cpus, .kernel_cores = kernel_cores}),
-        runtime_(kernel_.scheduler(), linked_programs()) {}
+        runtime_(kernel_.processes(), linked_programs()) {}
 
   sched::Scheduler& scheduler() { return kernel_.scheduler(); }
   Runtime& runtime() { return runtime_; }

@@ -60,6 +60,10 @@ class HandleTable {
   // reserve fail with bad_state), so nothing added meanwhile is lost with the storage. The table can be set up
   // again afterwards.
   void close_all();
+  // The same, a batch at a time (at most `max` handles, up to kCloseBatch): true once the table is closed and its
+  // storage given back. For teardown that lets other work run in between.
+  static constexpr u32 kCloseBatch = 32;
+  bool close_some(u32 max);
   bool active() const { return slots_ != nullptr; }
 
   // Installs a new handle to `object` (the table takes over the reference). no_resources when the table is full,
@@ -146,6 +150,7 @@ class HandleTable {
   u32 count_ = 0;
   u32 reserved_ = 0;      // free slots promised to reserve() callers
   bool closing_ = false;  // close_all() has begun: nothing may be added
+  u32 close_cursor_ = 0;  // slots below it are empty for good
   u32 free_head_ = 0;     // index + 1, 0 if none
   u32 free_tail_ = 0;
   MemoryAccount* account_ = nullptr;

@@ -23,6 +23,7 @@
 #include <platypos/base/intrusive_list.hpp>
 #include <platypos/cap/handle_table.hpp>
 #include <platypos/cap/process_object.hpp>
+#include <platypos/proc/process.hpp>
 #include <platypos/sched/scheduler.hpp>
 
 #include <span>
@@ -35,6 +36,7 @@ class OpContext;
 struct PendingOp;
 struct PendingTag;
 struct RingListTag;
+struct RingDyingTag;
 
 struct RingConfig {
   u32 sq_entries = 256;
@@ -48,6 +50,7 @@ struct SpawnRequest {
   std::string_view args;
   u32 cores = 1;
   u64 memory_bytes = 0;
+  MemoryAccount* payer = nullptr;  // the parent's account: pays for the child's process object
 };
 struct Spawner {
   Result<cap::Ref<cap::ProcessObject>> (*spawn)(void* context, const SpawnRequest& request, cap::HandleTable& parent,
@@ -55,12 +58,14 @@ struct Spawner {
   void* context = nullptr;
 };
 
-class Ring : public ListNode<RingListTag> {
+class Ring : public ListNode<RingListTag>, public ListNode<RingDyingTag> {
  public:
   // A ring pair in `process`'s memory, serving it on behalf of `process`'s handle table. The program's own memory
   // (where its buffers must be) is [heap, heap + heap_bytes). Fails with invalid_argument (sizes not powers of two,
   // or too large), no_memory.
-  static Result<Ring*> create(sched::Process& process, void* heap, u64 heap_bytes, const RingConfig& config);
+  // The ring pins the process (proc/process.hpp) until destroy(): its slot, and so its id, stay this process's.
+  // bad_state if the process is no longer live.
+  static Result<Ring*> create(proc::Process& process, void* heap, u64 heap_bytes, const RingConfig& config);
   // Frees the ring after cancelling whatever is parked. The process must be gone (or going): no more submissions.
   void destroy();
 
@@ -68,6 +73,7 @@ class Ring : public ListNode<RingListTag> {
   // The shared region's size (the header, SQ and CQ; whole pages): what a program's page tables map.
   u64 region_bytes() const { return kPageSize << region_order_; }
   sched::ProcessId pid() const { return pid_; }
+  proc::Process& process() const { return *process_; }
 
   struct Stats {
     u64 submitted = 0;  // entries consumed
@@ -133,8 +139,8 @@ class Ring : public ListNode<RingListTag> {
   // The serving kernel core's task (doorbell and observer callbacks wake it).
   void set_server(RingServer* s) { server_ = s; }
   RingServer* server() const { return server_; }
-  // Tells the server when the process exits (so that it retires the ring).
-  void watch_exit(cap::Ref<cap::ProcessObject> object);
+  // Tells the server when the process stops being live (so that it retires the ring).
+  void watch_exit();
 
   // The program this ring's process runs on one of its cores: its main, that core's environment (in program
   // memory: the kernel writes it before the program starts and never reads it back), which core it is, and that
@@ -190,7 +196,7 @@ class Ring : public ListNode<RingListTag> {
   // parked record the chain came from (its entry `start` is being retried), or null.
   void run_chain(const abi::Sqe* chain, u32 count, u32 start, PendingOp* op, u64 seq0);
 
-  sched::Process* process_ = nullptr;
+  proc::Process* process_ = nullptr;  // pinned
   sched::ProcessId pid_ = 0;
   u64 trace_id_ = 0;  // rings in creation order (deterministic in the simulator, unlike addresses)
   MemoryAccount* account_ = nullptr;
@@ -213,8 +219,7 @@ class Ring : public ListNode<RingListTag> {
   u64 user_base_ = 0;  // where the program sees heap_
   RingServer* server_ = nullptr;
   ProgramCore program_;
-  cap::Ref<cap::ProcessObject> process_object_;
-  cap::Observer exit_observer_;
+  proc::ExitWatcher exit_watcher_;
 
   mutable SpinLock lock_{"ring"};
   IntrusiveList<PendingOp, PendingTag> parked_;  // waiting for a signal or a deadline

@@ -10,6 +10,7 @@
 #include <platypos/abi/program.hpp>
 #include <platypos/cap/handle_table.hpp>
 #include <platypos/cap/process_object.hpp>
+#include <platypos/proc/process.hpp>
 #include <platypos/ring/server.hpp>
 #include <platypos/sched/scheduler.hpp>
 
@@ -41,6 +42,7 @@ struct LaunchSpec {
   u64 memory_bytes = 8 * MiB;
   std::string_view args = {};
   u32 handles = abi::kProcessHandles;  // handle table capacity
+  MemoryAccount* payer = nullptr;      // pays for the process object: the parent's account (nullptr: the kernel)
 };
 
 class Runtime {
@@ -48,14 +50,15 @@ class Runtime {
   static constexpr u32 kMaxServers = 16;
 
   // `programs`: what launch() can start (pass linked_programs()).
-  Runtime(sched::Scheduler& s, std::span<const ProgramDescriptor* const> programs) : sched_(s), programs_(programs) {}
+  Runtime(proc::ProcessTable& processes, std::span<const ProgramDescriptor* const> programs)
+      : processes_(processes), programs_(programs) {}
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
-  // Starts `servers` ring-server tasks (usually one per kernel core). Fails with invalid_argument (0 or too many) or
-  // like create_task.
+  // Starts `servers` ring-server tasks (usually one per kernel core), and the process table's reaper. Fails with
+  // invalid_argument (0 or too many) or like create_task.
   Result<void> start(u32 servers, u64 idle_ns = RingServer::kDefaultIdleNs);
-  // Stops the servers (once every launched process is gone they have nothing left to do).
+  // Stops the servers and the reaper (once every launched process is gone they have nothing left to do).
   void stop();
 
   // Launches `spec.program` with `caps` as its initial handles (moved in, in order; at most kMaxInitialHandles).
@@ -67,7 +70,8 @@ class Runtime {
   Result<cap::Ref<cap::ProcessObject>> spawn_from(const LaunchSpec& spec, cap::HandleTable& parent,
                                                   std::span<const cap::Handle> handles);
 
-  sched::Scheduler& scheduler() { return sched_; }
+  sched::Scheduler& scheduler() { return processes_.scheduler(); }
+  proc::ProcessTable& processes() { return processes_; }
   const ProgramDescriptor* find_program(std::string_view name) const;
   u32 server_count() const { return server_count_; }
   RingServer& server(u32 i) { return servers_[i]; }
@@ -77,13 +81,13 @@ class Runtime {
   // The rings' Spawner (process_spawn): spawn_from on the runtime that made the ring.
   static Result<cap::Ref<cap::ProcessObject>> spawn_for(void* runtime, const SpawnRequest& request,
                                                         cap::HandleTable& parent, std::span<const cap::Handle> handles);
-  // Admits the process and sets up its ring and memory, without starting it.
-  Result<Started*> prepare(const LaunchSpec& spec, const ProgramDescriptor* program);
+  // Admits the process and sets up its ring and memory, without starting it (undone on failure).
+  Result<void> prepare(const LaunchSpec& spec, const ProgramDescriptor* program, Started& st);
   // Installs the initial handles and starts the first task (cannot fail after prepare() took room for them).
   void start_process(Started* st, std::span<cap::Capability> caps);
   void abort_process(Started* st);
 
-  sched::Scheduler& sched_;
+  proc::ProcessTable& processes_;
   std::span<const ProgramDescriptor* const> programs_;
   RingServer servers_[kMaxServers];
   u32 server_count_ = 0;

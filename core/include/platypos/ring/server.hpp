@@ -1,9 +1,10 @@
 #pragma once
-// RingServer: a kernel task on a kernel core that serves the rings assigned to it. Each pass visits every ring once,
-// round-robin from a rotating start, consuming at most kBudget entries per ring, so one busy process cannot starve
-// another. With nothing to do for idle_ns (like io_uring's sq_thread_idle: longer than a wake-up costs, so a
-// program that pauses briefly finds it still polling) it sets NEED_WAKEUP on its rings, checks them once more behind
-// a full fence, and blocks until a doorbell, an observer callback or the earliest parked deadline wakes it.
+// RingServer: a kernel task on a kernel core that serves the rings assigned to it, however many (every process's
+// rings can be on one server). Each pass visits every ring once, round-robin from a rotating start, consuming at
+// most kBudget entries per ring, so one busy process cannot starve another. With nothing to do for idle_ns (like
+// io_uring's sq_thread_idle: longer than a wake-up costs, so a program that pauses briefly finds it still polling) it
+// sets NEED_WAKEUP on its rings, checks them once more behind a full fence, and blocks until a doorbell, an observer
+// callback or the earliest parked deadline wakes it.
 
 #include <platypos/base/intrusive_list.hpp>
 #include <platypos/base/spinlock.hpp>
@@ -51,15 +52,18 @@ class RingServer {
   static void main(void* self);
   void run();
   bool pass();
+  // The ring after `r` in rings_ (nullptr at the end), or the first with r == nullptr.
+  Ring* next_ring(Ring* r) const;
   void wake_locked();  // lock_ held
 
   sched::Scheduler* sched_ = nullptr;
   sched::Task* task_ = nullptr;
   mutable SpinLock lock_{"ring server"};
+  // Only the server task removes rings from rings_ (add() appends from any CPU, under lock_), so the task can walk
+  // it a ring at a time, taking the lock only to step. dying_ holds the rings whose processes stopped being live
+  // (ring_dying, from any CPU), each once, until the task retires them.
   IntrusiveList<Ring, RingListTag> rings_;
-  Ring* dying_[64] = {};
-  u32 dying_count_ = 0;
-  u32 rotate_ = 0;
+  IntrusiveList<Ring, RingDyingTag> dying_;
   bool stopping_ = false;
   bool exited_ = false;  // under lock_: set by the task as its last act, so that wake() never touches a reaped task
   u64 idle_blocks_ = 0;  // under lock_

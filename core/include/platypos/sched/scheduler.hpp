@@ -18,11 +18,13 @@
 //
 // Killing is cooperative: a process that exits (or is exited) has its tasks terminate at their next scheduler call
 // (yield, block, sleep, wait); a task that never makes one keeps its core until it does.
+//
+// The scheduler's part of a process is its cores, its memory account (stacks and task records come from it) and its
+// tasks. Everything else a process is (its handles, its process object, its rings, its teardown) belongs to the
+// process layer (proc/process.hpp), which the exit hook tells when the last task is gone.
 
 #include <platypos/base/result.hpp>
 #include <platypos/base/spinlock.hpp>
-#include <platypos/cap/handle_table.hpp>
-#include <platypos/cap/process_object.hpp>
 #include <platypos/mm/buddy.hpp>
 #include <platypos/mm/memory_account.hpp>
 #include <platypos/sched/task.hpp>
@@ -79,6 +81,8 @@ class RunQueue {
 class Process {
  public:
   static constexpr usize kNameLen = 32;
+  // free: never used, or released; running; exiting: tasks being stopped; exited: gone, its id still answers
+  // find_process() with nullptr (and exit_process() with bad_state) until the slot is reused.
   enum class State : u8 { free, running, exiting, exited };
 
   ProcessId id() const { return id_; }
@@ -87,10 +91,6 @@ class Process {
   const CpuSet& cores() const { return cores_; }
   // Its dedicated memory (nullptr for a process spawned with none).
   MemoryAccount* memory() const { return account_; }
-  // Its capabilities (inactive for a process spawned with no memory: the table lives in it).
-  cap::HandleTable& handles() { return handles_; }
-  // The process as a capability (for a handle that waits on its exit).
-  cap::ProcessObject* object() const { return object_.get(); }
   u32 live_tasks() const { return live_tasks_; }
 
  private:
@@ -98,14 +98,13 @@ class Process {
   Process() : rq_("process run queue") {}
   ProcessId id_ = kNoProcess;
   u32 generation_ = 0;
-  i64 exit_code_ = 0;  // what its ProcessObject reports once it is gone
+  i64 exit_code_ = 0;  // what the exit hook reports
   State state_ = State::free;
+  bool held_ = false;  // the slot stays exited (not reused) until release_slot()
   char name_[kNameLen] = {};
   CpuSet cores_;
   u32 core_count_ = 0;
   MemoryAccount* account_ = nullptr;  // one reference
-  cap::HandleTable handles_;
-  cap::Ref<cap::ProcessObject> object_;
   IntrusiveList<Task, ProcessTasksTag> tasks_;
   u32 live_tasks_ = 0;
   RunQueue rq_;
@@ -114,8 +113,10 @@ class Process {
 struct ProcessSpec {
   const char* name = "process";
   u32 cores = 1;         // dedicated app cores (under timeshare: how many it would have had; not reserved)
-  u64 memory_bytes = 0;  // dedicated memory, taken up front; its handle table and task stacks come from it
-  u32 handles = 256;     // handle table capacity (only with memory_bytes > 0)
+  u64 memory_bytes = 0;  // dedicated memory, taken up front; its task stacks and task records come from it
+  // Keep the slot (and so the id) out of reuse after the process exited, until release_slot(): for a layer above
+  // that still has to tear its own part of the process down.
+  bool held = false;
 };
 
 // Why admission control said no.
@@ -155,12 +156,24 @@ class Scheduler {
   //   invalid_argument  zero cores, or a null/empty name
   //   no_resources      not enough free app cores (dedicated policy), memory, or process slots; *why says which
   Result<ProcessId> spawn(const ProcessSpec& spec, AdmissionShortfall* why = nullptr);
-  // Starts a process's exit: its tasks terminate at their next scheduler call; when the last is gone, its cores and
-  // memory are returned. From a task of the process itself, it does not return. Fails with not_found (unknown or
-  // reused id) or bad_state (already exiting or exited).
+  // Starts a process's exit: its tasks terminate at their next scheduler call; when the last is gone, its cores are
+  // returned, the scheduler drops its reference to the memory account, and the exit hook runs. From a task of the
+  // process itself, it does not return. Fails with not_found (unknown or reused id) or bad_state (already exiting or
+  // exited).
   Result<void> exit_process(ProcessId pid, i64 code = 0);
-  // The process, or nullptr if the id is unknown/stale.
+  // Undoes a spawn whose process never had a task (its setup above the scheduler failed): cores and memory back, the
+  // slot free again, no exit hook. Fails like exit_process, and with bad_state if it has or had tasks.
+  Result<void> cancel_spawn(ProcessId pid);
+  // Makes a held exited slot reusable (ProcessSpec::held). Fails with not_found / bad_state (not exited, not held).
+  Result<void> release_slot(ProcessId pid);
+  // The process, or nullptr if the id is unknown/stale or the process has exited.
   Process* find_process(ProcessId pid);
+
+  // Called once per process, when its last task is gone (or at once for an exit with no task), after its cores went
+  // back: on the CPU that reaped the task, outside the scheduler's locks, possibly with interrupts off. It must be
+  // short (the process layer queues its teardown for a kernel task).
+  using ExitHook = void (*)(void* context, ProcessId pid, i64 code);
+  void set_exit_hook(ExitHook hook, void* context);
 
   // A new task of process `pid` (kNoProcess: a kernel task), ready to run. Its stack (2^stack_order pages) comes
   // from the process's reservation or the kernel's pages. Fails with not_found, bad_state (process exiting),
@@ -253,8 +266,12 @@ class Scheduler {
   void remove_sleeper(Task* t);
   static void on_timer(u64 now);
   void handle_timer(u64 now);
-  void reap(Task* t);
+  // Returns the process whose last task it was (the exit hook is then due, with *code), or kNoProcess.
+  ProcessId reap(Task* t, i64* code);
+  // Scheduler lock held: every task is gone. Returns the cores, drops the account; the caller runs the exit hook
+  // after unlocking.
   void finish_process(Process* p);
+  void run_exit_hook(ProcessId pid, i64 code);
   Result<PhysAddr> alloc_stack(Process* p, u32 order);
   void free_stack(Process* p, PhysAddr stack, u32 order);
 
@@ -270,6 +287,8 @@ class Scheduler {
   Atomic<bool> stopping_{false};
   Atomic<u64> live_tasks_{0};
   Atomic<u64> next_task_id_{1};
+  ExitHook exit_hook_ = nullptr;
+  void* exit_hook_context_ = nullptr;
 };
 
 // Free functions for task code: the installed scheduler's current task, yield, sleep.
