@@ -381,6 +381,23 @@ Operation<void> Context::console_write(std::string_view text) {
   return {*this, s, as_void, staged, text.size()};
 }
 
+Operation<Handle> Context::event_create() { return {*this, make(Op::event_create), as_handle}; }
+
+Operation<void> Context::signal(Handle h, std::uint32_t clear, std::uint32_t set) {
+  Sqe s = make(Op::object_signal, h);
+  s.arg0 = clear;
+  s.arg1 = set;
+  return {*this, s, as_void};
+}
+
+Operation<void> Context::revoke(Handle h) { return {*this, make(Op::handle_revoke, h), as_void}; }
+
+Operation<Handle> Context::replace(Handle h, std::uint64_t rights) {
+  Sqe s = make(Op::handle_replace, h);
+  s.arg0 = rights;
+  return {*this, s, as_handle};
+}
+
 // --- Programs -----------------------------------------------------------------------------------------------------
 
 void run_program(const abi::ProgramEnv* env, Task<int> (*fn)(Context& cx)) {

@@ -10,6 +10,7 @@
 #include <platypos/hosted/kernel.hpp>
 #include <platypos/hosted/sim_machine.hpp>
 #include <platypos/ring/ring.hpp>
+#include <platypos/ring/status.hpp>
 
 #include <gtest/gtest.h>
 
@@ -19,11 +20,12 @@ namespace platypos::ring::testing {
 
 class RingHarness {
  public:
-  explicit RingHarness(RingConfig config = {}, u64 process_memory = 4 * MiB)
-      : sim_({.cpus = 4, .seed = 1, .memory_bytes = 128 * MiB}), kernel_({.cpus = 4, .kernel_cores = 1}) {
+  explicit RingHarness(RingConfig config = {}, u64 process_memory = 4 * MiB, u32 cpus = 4)
+      : sim_({.cpus = cpus, .seed = 1, .memory_bytes = 128 * MiB}), kernel_({.cpus = cpus, .kernel_cores = 1}) {
     process_ = kernel_.processes().spawn({.name = "ringtest", .cores = 1, .memory_bytes = process_memory}).value();
     pid_ = process_->id();
     account_ = &process_->account();
+    account_->retain();  // its own hold: the harness frees its pages after the process may be gone
     mem_phys_ = account_->alloc_pages(kMemOrder).value();
     mem_ = account_->direct_map().to_virt<u8>(mem_phys_);
     ring_ = Ring::create(*process_, mem_, kMemBytes, config).value();
@@ -36,6 +38,7 @@ class RingHarness {
     if (process_ != nullptr) {
       account_->free_pages(mem_phys_, kMemOrder);
       (void)kernel_.processes().exit(pid_);  // no task, no reaper: torn down right here
+      account_->release();
     }
   }
   RingHarness(const RingHarness&) = delete;
@@ -119,6 +122,6 @@ inline abi::Sqe sqe(abi::Op op, u32 handle = 0) {
   s.handle = handle;
   return s;
 }
-inline i64 status(Error e) { return -static_cast<i64>(e); }
+inline i64 status(Error e) { return error_result(e); }
 
 }  // namespace platypos::ring::testing

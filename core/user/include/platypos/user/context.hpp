@@ -195,6 +195,14 @@ class Context {
   Operation<Handle> ref_create(Handle issuer_key, std::uint64_t cookie);
   Operation<std::uint64_t> ref_resolve(Handle ref, Handle issuer_key);
   Operation<void> console_write(std::string_view text);
+  // An event: an object with nothing but signals (wait, signal, duplicate, transfer, manage).
+  Operation<Handle> event_create();
+  // Clears, then sets, user signals (abi::signals::user_mask) of the object behind `h` (SIGNAL right).
+  Operation<void> signal(Handle h, std::uint32_t clear, std::uint32_t set);
+  // Every other handle to the object fails with revoked from now on; `h` goes on working (MANAGE right).
+  Operation<void> revoke(Handle h);
+  // A handle with `rights` (a subset of h's) in place of `h`, which is closed.
+  Operation<Handle> replace(Handle h, std::uint64_t rights);
 
   template <class... Ts>
   Linked<Ts...> linked(Operation<Ts>&&... ops) {
