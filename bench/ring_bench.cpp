@@ -65,7 +65,7 @@
 #include <platypos/hosted/kernel.hpp>
 #include <platypos/hosted/machine.hpp>
 #include <platypos/ring/ring.hpp>
-#include <platypos/ring/runtime.hpp>
+#include <platypos/runtime/runtime.hpp>
 #include <platypos/user/context.hpp>
 
 #include <benchmark/benchmark.h>

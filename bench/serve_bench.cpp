@@ -44,7 +44,7 @@
 #include <platypos/hosted/machine.hpp>
 #include <platypos/hosted/trace_session.hpp>
 #include <platypos/ring/ring.hpp>
-#include <platypos/ring/runtime.hpp>
+#include <platypos/runtime/runtime.hpp>
 #include <platypos/user/context.hpp>
 
 #include <sched.h>

@@ -8,8 +8,8 @@
 //   throughput: the drain worker's pass (copy out of the rings, encode in the wire format) and the decoder
 //               (read the file, build the timeline), in events per second, on a realistic mix of events.
 
-#include <platypos/trace/drainer.hpp>
 #include <platypos/trace/trace.hpp>
+#include <platypos/tracectl/drainer.hpp>
 
 #include <benchmark/benchmark.h>
 #include <spdlog/async.h>

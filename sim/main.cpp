@@ -92,7 +92,9 @@ int main(int argc, char** argv) {
   app.add_option("--trace-level", trace_options().level, "Trace detail: coarse, normal or fine")
       ->check(CLI::IsMember({"coarse", "normal", "fine"}));
   app.add_option("--program-args", opt.program_args,
-                 "programs scenario: extra arguments for the demo program, e.g. 'echo_count=5000 echo_rate=80000'");
+                 "programs scenario: extra arguments for the demo program, e.g. 'echo_count=5000 echo_rate=80000'; "
+                 "hostile scenario: 'count=N' round trips of the well-behaved pair, 'hostile=N' programs, 'iters=N' "
+                 "iterations of each");
   app.add_flag("--faults", opt.faults,
                "Inject seeded faults (programs scenario, sim mode): allocation failures, full queues, delayed "
                "completions, spurious wake-ups, processes killed at random points; then check the invariants");
@@ -151,9 +153,11 @@ int main(int argc, char** argv) {
   }
   opt.mode = mode == "sim" ? Mode::sim : Mode::threads;
   opt.policy = policy == "dedicated" ? platypos::sched::Policy::dedicated : platypos::sched::Policy::timeshare;
-  if ((opt.faults || ex.runs > 0) && (opt.mode != Mode::sim || opt.scenario != "programs")) {
-    return usage("--faults and --explore need the programs scenario in sim mode (the injector's decisions are "
-                 "deterministic only there)");
+  if ((opt.faults || ex.runs > 0) &&
+      (opt.mode != Mode::sim || (opt.scenario != "programs" && opt.scenario != "hostile"))) {
+    return usage(
+        "--faults and --explore need the programs or the hostile scenario in sim mode (the injector's "
+        "decisions are deterministic only there)");
   }
   if (!opt.plant.empty() && !opt.faults && ex.runs == 0) return usage("--plant needs --faults (or --explore)");
   if (!trace_options().path.empty() && ex.runs > 0) return usage("--explore runs many seeds: it cannot --trace them");

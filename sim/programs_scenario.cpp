@@ -20,7 +20,7 @@
 #include <platypos/examples/demo.hpp>
 #include <platypos/mm/kernel_heap.hpp>
 #include <platypos/ring/ring.hpp>
-#include <platypos/ring/runtime.hpp>
+#include <platypos/runtime/runtime.hpp>
 
 #include <cinttypes>
 #include <cstdio>

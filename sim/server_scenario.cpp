@@ -14,8 +14,8 @@
 // Until the system-call rings exist, the requests are handed over through a kernel-side queue and a WaitQueue.
 
 #include <platypos/base/histogram.hpp>
-#include <platypos/base/spinlock.hpp>
 #include <platypos/sched/wait_queue.hpp>
+#include <platypos/sync/spinlock.hpp>
 
 #include <algorithm>
 #include <cinttypes>
@@ -378,6 +378,11 @@ std::span<const Scenario> scenarios() {
        &run_programs_scenario},
       {"server", "kernel-task servers with dedicated cores under Poisson load beside a noisy neighbour", &run_server},
       {"admission", "spawns processes until admission control refuses, then exits them all", &run_admission},
+      {"hostile",
+       "hostile programs (random raw entries, scribbled rings, a second core rewriting the first's entries, exits "
+       "mid-chain; killed and relaunched at seeded times) beside a well-behaved pair whose results must be a clean "
+       "run's; then nothing may be left (--program-args 'count=N hostile=N iters=N')",
+       &run_hostile_scenario},
   };
   return list;
 }

@@ -37,7 +37,7 @@ LAYERS = [
     # the backend's implementation (platform_impl.hpp, found on the include path). Backends implement this layer.
     ("platform", None),
     # sync: what needs the Platform to be shared between CPUs: Atomic<T> (a simulator scheduling point on every
-    # access) and SpinLock (proposed: today's base/atomic.hpp and base/spinlock.hpp).
+    # access) and SpinLock.
     ("sync", None),
     # trace: trace events, per-CPU trace rings, the tracer and the wire format. Low, so that everything above can
     # have trace points.
@@ -47,8 +47,8 @@ LAYERS = [
     # sched: CPUs, tasks, run queues, the dedicated-core scheduler and admission of cores. Knows nothing of
     # capabilities or processes' handles.
     ("sched", None),
-    # tracectl: running tracing on a live kernel: trace ring memory from kernel pages, the drain worker task
-    # (proposed: Tracer::allocate_rings/release_rings and trace/drainer.hpp, which need mm and sched).
+    # tracectl: running tracing on a live kernel: trace ring memory from kernel pages (TraceRingMemory), the drain
+    # worker task (TraceDrainer), which need mm and sched.
     ("tracectl", None),
     # cap: rights, kernel objects, handle tables, channels, events, blocking waits on objects (through the scheduler).
     ("cap", None),
@@ -56,7 +56,7 @@ LAYERS = [
     ("proc", None),
     # ring: the kernel side of the system-call rings: SQ consumer, op dispatch and handlers, CQ producer, servers.
     ("ring", None),
-    # runtime: programs as processes: launch, spawn, the ring servers (proposed: today's ring/runtime.hpp). The
+    # runtime: programs as processes: launch, spawn, the ring servers The
     # composition root of the kernel; nothing below may reach back to it (it hands the ring a Spawner instead).
     ("runtime", None),
     # ktest: the in-kernel test framework. After every kernel area, so no kernel code includes it; `only` keeps it to

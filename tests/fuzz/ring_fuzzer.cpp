@@ -5,6 +5,13 @@
 // while the harness plays the server (consume, process_ready with time moving on) and the program (reaping, or not:
 // the CQ fills up).
 //
+// Meanwhile a second thread (a racing core of the same process) scribbles the submission queue and the program's
+// memory whenever the harness is in the kernel: every entry's bytes but its user_data (which the checks follow),
+// every handle array and payload. The kernel copies each entry and each array once, then uses only its copy; what
+// it reads may be torn, so any of it may fail, but nothing may crash or leak and the accounting below still holds.
+// (Such a race is not reproducible byte for byte; the same scribbles also come from the input, in line, where they
+// are.)
+//
 // Checks: nothing crashes (ASan/UBSan watch memory); every accepted entry gets exactly one completion, with the
 // user_data it was submitted with (none lost, none duplicated, none invented) once time has run out and the process's
 // handles are closed, except those the ring still reports in flight (waits on objects that will never signal), which
@@ -18,6 +25,9 @@
 #include <platypos/hosted/sim_machine.hpp>
 #include <platypos/ring/ring.hpp>
 
+#include <atomic>
+#include <cstddef>
+#include <thread>
 #include <vector>
 
 #include "fuzz_input.hpp"
@@ -27,9 +37,66 @@ using platypos::ring::Ring;
 
 namespace {
 
+// The racing core: scribbles the region it is given while `on`. off() returns once it has stopped for good.
+class Mutator {
+ public:
+  Mutator() : thread_([this] { run(); }) { thread_.detach(); }
+  void on(u8* sq, u32 sq_bytes, u8* mem, u64 mem_bytes, u64 seed) {
+    sq_.store(sq);
+    sq_bytes_.store(sq_bytes);
+    mem_.store(mem);
+    mem_bytes_.store(mem_bytes);
+    seed_.store(seed | 1);
+    on_.store(true);
+  }
+  void off() {
+    on_.store(false);
+    const u64 r = stop_requests_.fetch_add(1) + 1;
+    while (stopped_at_.load() != r) std::this_thread::yield();
+  }
+
+ private:
+  void run() {
+    u64 x = 0;
+    for (;;) {
+      const u64 req = stop_requests_.load();
+      if (!on_.load()) {
+        stopped_at_.store(req);
+        x = 0;
+        std::this_thread::yield();
+        continue;
+      }
+      if (x == 0) x = seed_.load();
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      const auto v = static_cast<u8>(x >> 56);
+      if ((x & 1) != 0) {
+        const u32 at = static_cast<u32>((x >> 8) % sq_bytes_.load());
+        const u32 in_entry = at % sizeof(abi::Sqe);
+        if (in_entry >= offsetof(abi::Sqe, user_data) && in_entry < offsetof(abi::Sqe, addr)) continue;
+        __atomic_store_n(sq_.load() + at, v, __ATOMIC_RELAXED);
+      } else {
+        __atomic_store_n(mem_.load() + (x >> 8) % mem_bytes_.load(), v, __ATOMIC_RELAXED);
+      }
+    }
+  }
+
+  std::atomic<u8*> sq_{nullptr};
+  std::atomic<u32> sq_bytes_{1};
+  std::atomic<u8*> mem_{nullptr};
+  std::atomic<u64> mem_bytes_{1};
+  std::atomic<u64> seed_{1};
+  std::atomic<bool> on_{false};
+  std::atomic<u64> stop_requests_{0};
+  std::atomic<u64> stopped_at_{0};
+  std::thread thread_;
+};
+
 struct World {
   hosted::SimMachine sim{{.cpus = 2, .seed = 1, .memory_bytes = 64 * MiB}};
   hosted::Kernel kernel{{.cpus = 2, .kernel_cores = 1}};
+  Mutator mutator;
 };
 
 World& world() {
@@ -67,6 +134,12 @@ extern "C" int LLVMFuzzerTestOneInput(const u8* data, size_t size) {
   auto* cq = reinterpret_cast<abi::Cqe*>(reinterpret_cast<u8*>(hdr) + hdr->cq_offset);
   const auto base = reinterpret_cast<uptr>(mem);
 
+  const u64 race_seed = in.take<u64>();
+  u64 races = 0;
+  auto race_on = [&] {
+    w.mutator.on(reinterpret_cast<u8*>(sq), sq_entries * static_cast<u32>(sizeof(abi::Sqe)), mem, kMemBytes,
+                 race_seed + races++);
+  };
   std::vector<u8> completions;  // per submitted entry: how many completions it got
   std::vector<u32> handles;     // handle values seen in results
   u32 tail = 0, cq_head = 0;
@@ -140,10 +213,26 @@ extern "C" int LLVMFuzzerTestOneInput(const u8* data, size_t size) {
     } else if (action < 220) {
       hdr->sq_tail.store(tail, std::memory_order_release);
     } else if (action < 240) {
-      rg->consume(in.byte() % 40 + 1);
-    } else if (action < 250) {
+      const u8 budget = in.byte();
+      race_on();
+      rg->consume(budget % 40 + 1);
+      w.mutator.off();
+    } else if (action < 245) {
       now += in.byte() * 100u;
+      race_on();
       rg->process_ready(now);
+      w.mutator.off();
+    } else if (action < 250) {
+      // The same scribbling, in line: one byte of an entry (not its user_data), published or not, or of memory.
+      const u8 where = in.byte();
+      const u8 v = in.byte();
+      const u32 at = (where * 7u) % (sq_entries * static_cast<u32>(sizeof(abi::Sqe)));
+      const u32 in_entry = at % sizeof(abi::Sqe);
+      if (in_entry < offsetof(abi::Sqe, user_data) || in_entry >= offsetof(abi::Sqe, addr)) {
+        reinterpret_cast<u8*>(sq)[at] = v;
+      } else {
+        mem[(where * 61u) % kMemBytes] = v;
+      }
     } else {
       reap();
     }

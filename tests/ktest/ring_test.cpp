@@ -7,7 +7,7 @@
 #include <platypos/ktest/ktest.hpp>
 #include <platypos/mm/kernel_memory.hpp>
 #include <platypos/ring/ring.hpp>
-#include <platypos/ring/runtime.hpp>
+#include <platypos/runtime/runtime.hpp>
 #include <platypos/sched/scheduler.hpp>
 #include <platypos/user/context.hpp>
 

@@ -3,8 +3,8 @@
 // looking again: the other consumer can empty the queue in between.
 #include "loom.hpp"
 
-#include <platypos/base/atomic.hpp>
-#include <platypos/base/spinlock.hpp>
+#include <platypos/sync/atomic.hpp>
+#include <platypos/sync/spinlock.hpp>
 
 namespace platypos::loom {
 namespace {

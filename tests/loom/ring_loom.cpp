@@ -13,7 +13,7 @@
 #include "loom.hpp"
 
 #include <platypos/abi/ring.hpp>
-#include <platypos/base/atomic.hpp>
+#include <platypos/sync/atomic.hpp>
 
 namespace platypos::loom {
 namespace {

@@ -1,9 +1,9 @@
-// SpinLock (core/include/platypos/base/spinlock.hpp): mutual exclusion and no lost updates; and a planted
+// SpinLock (core/include/platypos/sync/spinlock.hpp): mutual exclusion and no lost updates; and a planted
 // check-then-act lock (test, then set, as two steps) that exploration must break.
 #include "loom.hpp"
 
-#include <platypos/base/atomic.hpp>
-#include <platypos/base/spinlock.hpp>
+#include <platypos/sync/atomic.hpp>
+#include <platypos/sync/spinlock.hpp>
 
 namespace platypos::loom {
 namespace {

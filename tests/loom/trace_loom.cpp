@@ -4,7 +4,7 @@
 // each producer's order, never half written, and consumed + dropped = recorded.
 #include "loom.hpp"
 
-#include <platypos/base/atomic.hpp>
+#include <platypos/sync/atomic.hpp>
 #include <platypos/trace/trace_ring.hpp>
 
 namespace platypos::loom {

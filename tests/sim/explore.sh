@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # platypos-sim --faults / --explore: seeded fault injection and the checks after each run.
 #   explore.sh PLATYPOS_SIM
-# - a few seeds of the default scenario (shortened) under faults pass every check;
+# - a few seeds of the default scenario (shortened) under faults pass every check, and of the hostile scenario;
 # - a faulted run is deterministic: the same seed gives the same output, byte for byte;
 # - planted bugs (a leak, a stuck task) are found by exploration, which names the seed and a replay command, and
 #   that command reproduces the failure;
@@ -23,6 +23,15 @@ out=$("$sim" --explore 8 --jobs 2 "${short[@]}" --explore-logs "$work/clean" 2>"
 rc=$?
 if [[ $rc -eq 0 ]] && grep -q "explore: 8 of 8 seeds run, 0 failed" <<<"$out"; then ok "8 seeds with faults pass"; else
   bad "explore 8 -> $rc"
+  echo "$out" | tail -30
+fi
+
+# 1b. The hostile scenario explores too (its hostile programs are its faults).
+out=$("$sim" --explore 4 --jobs 2 --scenario hostile --program-args 'count=200' --explore-logs "$work/hostile" \
+  2>"$work/hostile.err")
+rc=$?
+if [[ $rc -eq 0 ]] && grep -q "explore: 4 of 4 seeds run, 0 failed" <<<"$out"; then ok "4 hostile seeds pass"; else
+  bad "explore 4 --scenario hostile -> $rc"
   echo "$out" | tail -30
 fi
 
@@ -68,8 +77,8 @@ expect2() {
     bad "platypos-sim $* -> $rc (want 2 and '$pattern')"
   fi
 }
-expect2 "programs scenario in sim mode" --faults --mode threads
-expect2 "programs scenario in sim mode" --explore 3 --scenario server
+expect2 "hostile scenario in sim mode" --faults --mode threads
+expect2 "hostile scenario in sim mode" --explore 3 --scenario server
 expect2 "--plant needs --faults" --plant leak-on-kill
 expect2 "--plant" --faults --plant nope
 expect2 "cannot --trace" --explore 2 --trace "$work/t.trace"

@@ -3,7 +3,7 @@
 // loader's name, copied into kernel memory at boot (the loader's structures sit in RAM the allocators will hand
 // out). Read-only after capture().
 
-#include <platypos/mm/memory_map.hpp>
+#include <platypos/base/memory_map.hpp>
 
 #include <span>
 #include <string_view>

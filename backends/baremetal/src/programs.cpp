@@ -14,7 +14,7 @@
 #include <platypos/cap/wait.hpp>
 #include <platypos/mm/kernel_memory.hpp>
 #include <platypos/ring/ring.hpp>
-#include <platypos/ring/runtime.hpp>
+#include <platypos/runtime/runtime.hpp>
 #include <platypos/sched/scheduler.hpp>
 
 #include <new>

@@ -9,8 +9,9 @@
 #include <platypos/mm/kernel_memory.hpp>
 #include <platypos/sched/scheduler.hpp>
 #include <platypos/sched/wait_queue.hpp>
-#include <platypos/trace/drainer.hpp>
 #include <platypos/trace/trace.hpp>
+#include <platypos/tracectl/drainer.hpp>
+#include <platypos/tracectl/ring_memory.hpp>
 
 #include <new>
 
@@ -125,7 +126,8 @@ void run(const char* producer) {
   }
   KernelMemory& mem = *KernelMemory::instance();
   auto* tracer = new (g_tracer) trace::Tracer();
-  tracer->allocate_rings(mem.page_source(), Platform::cpu_count(), kRingSlots).expect("trace rings");
+  tracectl::TraceRingMemory ring_memory(*tracer);
+  ring_memory.allocate(mem.page_source(), Platform::cpu_count(), kRingSlots).expect("trace rings");
   auto* sched = new (g_scheduler) Scheduler(
       {.cpus = 1, .kernel_cores = 1, .policy = sched::Policy::timeshare, .quantum_ns = kQuantumNs}, mem.page_source());
   Scheduler::install(sched);
@@ -171,7 +173,7 @@ void run(const char* producer) {
         st.dropped, st.uncommitted, st.bytes, st.passes);
   Scheduler::install(nullptr);
   sched->~Scheduler();
-  tracer->release_rings();
+  ring_memory.release();
   Platform::shutdown(st.records > 0 && st.unwritten_bytes == 0 ? ExitStatus::success : ExitStatus::failure);
 }
 

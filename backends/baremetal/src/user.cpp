@@ -13,12 +13,12 @@
 #include <platypos/base/format.hpp>
 #include <platypos/base/log.hpp>
 #include <platypos/base/print.hpp>
-#include <platypos/base/spinlock.hpp>
 #include <platypos/base/units.hpp>
 #include <platypos/mm/kernel_memory.hpp>
 #include <platypos/mm/memory_account.hpp>
 #include <platypos/ring/ring.hpp>
 #include <platypos/sched/scheduler.hpp>
+#include <platypos/sync/spinlock.hpp>
 
 #include <atomic>
 #include <new>

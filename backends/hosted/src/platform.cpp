@@ -263,13 +263,15 @@ void HostedPlatform::console_write(const char* s, usize n) {
   // In sim mode every simulated CPU runs on this thread: keep a line per simulated CPU.
   static std::string sim_lines[kMaxCpus];
   std::string& line = g_sim != nullptr ? sim_lines[t_cpu_id] : this_cpu().console_line;
+  // A line is emitted at its end, or when it reaches kMaxLine (whoever writes without line ends, a program
+  // included, cannot make the kernel buffer without bound).
+  constexpr usize kMaxLine = 1024;
   for (usize i = 0; i < n; ++i) {
-    if (s[i] == '\n') {
+    if (s[i] == '\n' || line.size() == kMaxLine) {
       emit_console_line(line);
       line.clear();
-    } else {
-      line.push_back(s[i]);
     }
+    if (s[i] != '\n') line.push_back(s[i]);
   }
 }
 

@@ -30,8 +30,9 @@ TraceSession::TraceSession(Kernel& kernel, const TraceSessionConfig& config)
     : config_(config), image_(executable_path()) {
   sink_ = std::make_unique<UringFileSink>(config.path);
   tracer_ = std::make_unique<trace::Tracer>();
+  ring_memory_ = std::make_unique<tracectl::TraceRingMemory>(*tracer_);
   const u32 cpus = Platform::cpu_count();
-  if (tracer_->allocate_rings(kernel.memory().page_source(), cpus, config.ring_slots).is_error()) {
+  if (ring_memory_->allocate(kernel.memory().page_source(), cpus, config.ring_slots).is_error()) {
     throw std::runtime_error("trace rings of " + std::to_string(config.ring_slots) + " slots for " +
                              std::to_string(cpus) + " cpus do not fit in the kernel's memory");
   }
@@ -51,7 +52,7 @@ TraceSession::TraceSession(Kernel& kernel, const TraceSessionConfig& config)
   tracer_->start(config.level);
   if (drainer_->start(kernel.scheduler()).is_error()) {
     tracer_->stop();
-    tracer_->release_rings();
+    ring_memory_->release();
     throw std::runtime_error("cannot create the trace drain task");
   }
 }
@@ -78,7 +79,7 @@ TraceSession::Summary TraceSession::finish() {
   if (summary_.error.empty() && !sink_->ok()) summary_.error = sink_->error();
   if (summary_.error.empty() && st.unwritten_bytes != 0) summary_.error = "some trace bytes could not be written";
   sink_.reset();  // waits for the last writes and closes the file
-  tracer_->release_rings();
+  ring_memory_->release();
   return summary_;
 }
 

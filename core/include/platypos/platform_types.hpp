@@ -1,8 +1,8 @@
 #pragma once
 // Types shared by the Platform concept (platform.hpp) and the backends that implement it (platform_impl.hpp).
 
+#include <platypos/base/memory_map.hpp>
 #include <platypos/base/types.hpp>
-#include <platypos/mm/memory_map.hpp>
 
 namespace platypos {
 

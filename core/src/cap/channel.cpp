@@ -1,4 +1,5 @@
 #include <platypos/base/fault.hpp>
+#include <platypos/base/program_copy.hpp>
 #include <platypos/cap/channel.hpp>
 #include <platypos/mm/kernel_heap.hpp>
 #include <platypos/trace/trace.hpp>
@@ -160,7 +161,7 @@ Result<void> ChannelEndpoint::write(HandleTable& table, MemoryAccount& account, 
   m->bytes = static_cast<u32>(bytes.size());
   m->handles = static_cast<u32>(handles.size());
   for (u32 i = 0; i < m->handles; ++i) new (&m->caps()[i]) Capability();
-  if (!bytes.empty()) __builtin_memcpy(m->data(), bytes.data(), bytes.size());
+  copy_program_memory(m->data(), bytes.data(), bytes.size());  // from program memory, racing by design
   auto undo = [&] {
     m->~Message();
     account.free_bytes(mem, size);
@@ -213,7 +214,7 @@ Result<ChannelEndpoint::ReadSizes> ChannelEndpoint::read(HandleTable& table, std
       return Error::buffer_too_small;
     }
     PLATYPOS_TRY(table.install(std::span(m->caps(), m->handles), handles_out.data()));
-    if (m->bytes > 0) __builtin_memcpy(bytes.data(), m->data(), m->bytes);
+    copy_program_memory(bytes.data(), m->data(), m->bytes);
     PLATYPOS_TRACE(channel_recv, koid(), m->bytes, m->handles, trace::flow_id(koid(), m->seq));
     core_->queue[side_].remove(*m);
     core_->queued_bytes[side_] -= m->bytes;

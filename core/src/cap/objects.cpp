@@ -1,5 +1,6 @@
 // The smaller kernel object types: Event, ProcessObject, MemoryObject, LogNamespace, OpaqueRef.
 
+#include <platypos/base/program_copy.hpp>
 #include <platypos/cap/event.hpp>
 #include <platypos/cap/log_namespace.hpp>
 #include <platypos/cap/memory_object.hpp>
@@ -94,11 +95,12 @@ Result<void> MemoryObject::for_range(u64 offset, u64 len, F&& f) const {
 }
 
 Result<void> MemoryObject::read(u64 offset, std::span<u8> out) const {
-  return for_range(offset, out.size(), [&](const u8* page, u64 pos, u64 n) { __builtin_memcpy(&out[pos], page, n); });
+  return for_range(offset, out.size(),
+                   [&](const u8* page, u64 pos, u64 n) { copy_program_memory(&out[pos], page, n); });
 }
 
 Result<void> MemoryObject::write(u64 offset, std::span<const u8> in) {
-  return for_range(offset, in.size(), [&](u8* page, u64 pos, u64 n) { __builtin_memcpy(page, &in[pos], n); });
+  return for_range(offset, in.size(), [&](u8* page, u64 pos, u64 n) { copy_program_memory(page, &in[pos], n); });
 }
 
 Result<PhysAddr> MemoryObject::page_at(u64 offset) const {
@@ -137,12 +139,19 @@ Result<Ref<LogNamespace>> LogNamespace::create(MemoryAccount& account, std::stri
   return Ref<LogNamespace>::adopt(*made);
 }
 
+// (src and dst may be program memory: base/program_copy.hpp.)
 void LogNamespace::put(usize at, const u8* src, usize n) {
-  for (usize i = 0; i < n; ++i) ring_[(at + i) % capacity_] = src[i];
+  at %= capacity_;
+  const usize first = n < capacity_ - at ? n : capacity_ - at;
+  copy_program_memory(ring_ + at, src, first);
+  copy_program_memory(ring_, src + first, n - first);
 }
 
 void LogNamespace::get(usize at, u8* dst, usize n) const {
-  for (usize i = 0; i < n; ++i) dst[i] = ring_[(at + i) % capacity_];
+  at %= capacity_;
+  const usize first = n < capacity_ - at ? n : capacity_ - at;
+  copy_program_memory(dst, ring_ + at, first);
+  copy_program_memory(dst + first, ring_, n - first);
 }
 
 // Records are a 2-byte little-endian length, then the bytes.

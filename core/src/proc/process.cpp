@@ -21,6 +21,7 @@ void copy_name(char* dst, usize cap, const char* src) {
 ProcessTable* ProcessTable::instance() { return g_process_table; }
 
 void Process::pin() { table_->pin(*this); }
+bool Process::try_pin() { return table_->try_pin(*this); }
 void Process::unpin() { table_->unpin(*this); }
 void Process::watch(ExitWatcher& w) { table_->watch(*this, w); }
 void Process::unwatch(ExitWatcher& w) { table_->unwatch(*this, w); }
@@ -103,6 +104,13 @@ void ProcessTable::pin(Process& p) {
   PLATYPOS_ASSERT(p.state() != Process::State::free && p.state() != Process::State::tearing_down,
                   "pinning process {:#x} after its teardown began", p.id_);
   ++p.pins_;
+}
+
+bool ProcessTable::try_pin(Process& p) {
+  IrqSpinGuard g(lock_);
+  if (p.state() != Process::State::live) return false;
+  ++p.pins_;
+  return true;
 }
 
 void ProcessTable::unpin_locked_then(Process& p, bool* step3_due) {
@@ -205,13 +213,16 @@ void ProcessTable::tear_down(Process& p, bool on_reaper) {
     pid = p.id_;
   }
   account->release();  // the memory goes back now, unless objects elsewhere still hold some of it
-  sched_.release_slot(pid).expect("process slot");
+  log_info("exit {}: process {:#x} gone, handles closed, memory returned", p.name_, pid);
   {
+    // The slot is free here and in the scheduler in one step: a spawn (which holds this lock while the scheduler
+    // hands it a slot) never finds the scheduler's slot free and ours not yet (found by the hostile scenario in
+    // threads mode).
     IrqSpinGuard g(lock_);
+    sched_.release_slot(pid).expect("process slot");
     p.state_.store(static_cast<u8>(Process::State::free), std::memory_order_release);
     ++teardowns_;
   }
-  log_info("exit {}: process {:#x} gone, handles closed, memory returned", p.name_, pid);
   // Last: whoever waits for the exit finds everything returned.
   object->mark_exited(code);
 }

@@ -46,19 +46,30 @@ Result<Ring*> Ring::create(proc::Process& process, void* heap, u64 heap_bytes, c
       config.cq_entries < config.sq_entries) {
     return Error::invalid_argument;
   }
-  if (!process.live() || !process.handles().active()) return Error::bad_state;
+  // Pinned first, and only if live (one step, under the process table's lock): a kill racing with this (the
+  // process is visible from its spawn on) then waits for the pin before it takes the table and the account apart.
+  if (!process.try_pin()) return Error::bad_state;
+  if (!process.handles().active()) {
+    process.unpin();
+    return Error::bad_state;
+  }
   MemoryAccount* account = &process.account();
   const u32 bytes = abi::ring_region_bytes(config.sq_entries, config.cq_entries);
   const u32 order = BuddyAllocator::order_for_pages(pages_for(bytes));
-  const PhysAddr region = PLATYPOS_TRY(account->alloc_pages(order));
+  const Result<PhysAddr> region_or = account->alloc_pages(order);
+  if (region_or.is_error()) {
+    process.unpin();
+    return region_or.error();
+  }
+  const PhysAddr region = *region_or;
   Result<void*> mem = account->alloc_bytes(sizeof(Ring));
   if (mem.is_error()) {
     account->free_pages(region, order);
+    process.unpin();
     return mem.error();
   }
   auto* r = new (*mem) Ring();
   account->retain();
-  process.pin();
   r->process_ = &process;
   r->pid_ = process.id();
   r->trace_id_ = g_ring_ids.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -170,7 +181,13 @@ u32 Ring::cq_free(u32 wanted) {
   u32 r = room(cq_head_seen_);
   if (r >= wanted) return r;
   cq_head_seen_ = hdr_->cq_head.load(std::memory_order_acquire);
-  return room(cq_head_seen_);
+  r = room(cq_head_seen_);
+  // Impossible: the tail the program went by may be one it scribbled. Publish what is there again, so that it can
+  // find its way back (only what was published: the entries after it are not written yet).
+  if (cq_published_.load(std::memory_order_relaxed) - cq_head_seen_ > entries) {
+    hdr_->cq_tail.store(cq_published_.load(std::memory_order_relaxed), std::memory_order_release);
+  }
+  return r;
 }
 
 void Ring::for_each_waiting(void (*visit)(void* context, const WaitingOp& op), void* context) const {
@@ -209,9 +226,9 @@ void Ring::set_need_wakeup(bool on) {
 
 void Ring::complete(u64 user_data, i64 result, u64 seq) {
   PLATYPOS_TRACE(ring_complete, trace_id_, result, trace::flow_id(trace_id_, seq));
-  abi::Cqe& c = cq_[cq_tail_ & cq_mask_];
-  c.user_data = user_data;
-  c.result = result;
+  // Program memory (its other cores may be reading or scribbling the CQ right now): written like every copy out.
+  const abi::Cqe c{user_data, result};
+  copy_program_memory(&cq_[cq_tail_ & cq_mask_], &c, sizeof c);
   ++cq_tail_;
   --outstanding_;
   ++stats_.completed;
@@ -389,7 +406,12 @@ u32 Ring::consume(u32 budget) {
   u32 done = 0;
   const u32 tail = hdr_->sq_tail.load(std::memory_order_acquire);
   u32 avail = tail - sq_head_;
-  if (avail > sq_mask_ + 1) return 0;  // a corrupt tail: nothing trustworthy to read
+  if (avail > sq_mask_ + 1) {
+    // A corrupt tail: nothing trustworthy to read. The head the program sees may be what it scribbled there:
+    // publish ours again, so that it can find its way back.
+    hdr_->sq_head.store(sq_head_, std::memory_order_release);
+    return 0;
+  }
   while (done < budget && avail > 0) {
     if (skipping_chain_) {
       const u32 n = skip_overlong_chain(avail, budget - done);

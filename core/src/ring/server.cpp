@@ -1,5 +1,5 @@
-#include <platypos/base/atomic.hpp>
 #include <platypos/ring/server.hpp>
+#include <platypos/sync/atomic.hpp>
 #include <platypos/trace/trace.hpp>
 
 namespace platypos::ring {

@@ -21,7 +21,7 @@ const char* level_name(Level l) {
 
 Tracer::~Tracer() {
   if (active()) stop();
-  release_rings();
+  detach_rings();
 }
 
 void Tracer::attach_ring(CpuId cpu, TraceRecord* slots, u32 capacity) {
@@ -31,43 +31,9 @@ void Tracer::attach_ring(CpuId cpu, TraceRecord* slots, u32 capacity) {
   if (cpu + 1 > cpu_count_) cpu_count_ = cpu + 1;
 }
 
-Result<void> Tracer::allocate_rings(PageSource pages, u32 cpus, u32 slots_per_cpu) {
-  if (cpus == 0 || cpus > kMaxCpus || !is_power_of_two(slots_per_cpu) || slots_per_cpu < 2 || !pages.valid() ||
-      cpu_count_ != 0 || pages_.valid()) {
-    return Error::invalid_argument;
-  }
-  const u64 bytes = u64{slots_per_cpu} * sizeof(TraceRecord);
-  const u32 order = BuddyAllocator::order_for_pages((bytes + kPageSize - 1) / kPageSize);
-  if (order > BuddyAllocator::kMaxOrder) return Error::invalid_argument;
-  for (CpuId c = 0; c < cpus; ++c) {
-    Result<PhysAddr> block = pages.alloc(order);
-    if (block.is_error()) {
-      for (CpuId k = 0; k < c; ++k) {
-        rings_[k].reset();
-        pages.free(ring_pages_[k], order).expect("giving back a trace ring");
-      }
-      cpu_count_ = 0;
-      return block.error();
-    }
-    ring_pages_[c] = *block;
-    auto* slots = pages.direct_map().to_virt<TraceRecord>(*block);
-    // The slots are objects (their seq is an Atomic): construct them in the fresh pages.
-    for (u32 i = 0; i < slots_per_cpu; ++i) new (&slots[i]) TraceRecord();
-    rings_[c].init(slots, slots_per_cpu);
-  }
-  cpu_count_ = cpus;
-  pages_ = pages;
-  ring_order_ = order;
-  return ok();
-}
-
-void Tracer::release_rings() {
-  PLATYPOS_ASSERT(!active(), "releasing trace rings while recording");
+void Tracer::detach_rings() {
+  PLATYPOS_ASSERT(!active(), "detaching trace rings while recording");
   for (CpuId c = 0; c < cpu_count_; ++c) rings_[c].reset();
-  if (pages_.valid()) {
-    for (CpuId c = 0; c < cpu_count_; ++c) pages_.free(ring_pages_[c], ring_order_).expect("giving back a trace ring");
-  }
-  pages_ = PageSource();
   cpu_count_ = 0;
 }
 

@@ -1,6 +1,6 @@
-#include <platypos/base/atomic.hpp>
-#include <platypos/base/spinlock.hpp>
 #include <platypos/hosted/machine.hpp>
+#include <platypos/sync/atomic.hpp>
+#include <platypos/sync/spinlock.hpp>
 
 #include <gtest/gtest.h>
 

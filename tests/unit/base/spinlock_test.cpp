@@ -1,5 +1,5 @@
-#include <platypos/base/spinlock.hpp>
 #include <platypos/hosted/machine.hpp>
+#include <platypos/sync/spinlock.hpp>
 
 #include <gtest/gtest.h>
 

@@ -21,7 +21,6 @@ namespace platypos {
 namespace {
 
 constexpr u64 kPages = 4096;  // 16 MiB of address space
-constexpr u64 kMinBookPage = RangePool::kBookkeepingMinAddr / kPageSize;
 constexpr int kNone = -1;
 
 struct Model {

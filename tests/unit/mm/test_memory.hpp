@@ -2,8 +2,8 @@
 // Host-side stand-ins for physical memory in allocator tests: a lazily backed mapping that plays physical
 // addresses [0, size), and the QEMU e820 fixtures in tests/fixtures/qemu-e820.
 
+#include <platypos/base/memory_map.hpp>
 #include <platypos/mm/addr.hpp>
-#include <platypos/mm/memory_map.hpp>
 
 #include <sys/mman.h>
 

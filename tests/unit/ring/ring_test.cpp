@@ -9,7 +9,13 @@
 #include <platypos/cap/opaque_ref.hpp>
 #include <platypos/cap/process_object.hpp>
 
+#include <platypos/hosted/console.hpp>
+
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <algorithm>
 #include <cstring>
+#include <sstream>
 
 #include "ring_harness.hpp"
 
@@ -478,6 +484,31 @@ TEST(RingOps, ConsoleWrite) {
   EXPECT_EQ(h.run_one(s), 0);
   s.len = 4096;
   EXPECT_EQ(h.run_one(s), status(Error::invalid_argument));
+}
+
+// The operator's terminal is not the program's: control characters (an escape sequence would rewrite the screen)
+// arrive as '?', tabs and UTF-8 text as they are; a line that never ends is emitted in pieces, not buffered forever.
+TEST(RingOps, ConsoleWriteKeepsControlCharactersOffTheTerminal) {
+  std::ostringstream captured;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(captured);
+  sink->set_pattern("%v");
+  hosted::console_logger().sinks().push_back(sink);
+  RingHarness h;
+  const char text[] = "a\x1b[2Jb\tc\x07\x7f\xc2\x9b\xc2\xb5s\r\n";
+  std::memcpy(h.mem(), text, sizeof text - 1);
+  Sqe s = sqe(Op::console_write);
+  s.addr = h.addr();
+  s.len = sizeof text - 1;
+  EXPECT_EQ(h.run_one(s), 0);
+  std::memset(h.mem(), 'x', 1000);
+  s.len = 1000;
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(h.run_one(s), 0);  // 3000 bytes, no line end
+  hosted::console_logger().flush();
+  std::erase(hosted::console_logger().sinks(), sink);
+  const std::string out = captured.str();
+  EXPECT_NE(out.find("a?[2Jb\tc????\xc2\xb5s?"), std::string::npos) << out;
+  EXPECT_EQ(out.find('\x1b'), std::string::npos);
+  EXPECT_NE(out.find(std::string(1024, 'x')), std::string::npos);  // emitted at the limit, before any line end
 }
 
 TEST(RingOps, HandleTableFull) {

@@ -10,7 +10,7 @@
 #include <platypos/hosted/machine.hpp>
 #include <platypos/hosted/sim_machine.hpp>
 #include <platypos/ring/ring.hpp>
-#include <platypos/ring/runtime.hpp>
+#include <platypos/runtime/runtime.hpp>
 
 #include <functional>
 #include <optional>

@@ -2,6 +2,7 @@
 // interrupt in the middle of a recording leaves behind), typed arguments, levels.
 
 #include <platypos/trace/trace.hpp>
+#include <platypos/tracectl/ring_memory.hpp>
 
 #include <gtest/gtest.h>
 
@@ -222,15 +223,17 @@ TEST(Tracer, RingsComeFromPagesAndGoBack) {
   const u64 free_before = buddy.stats().free_pages;
   {
     Tracer t;
-    EXPECT_EQ(t.allocate_rings(PageSource(buddy), 4, 3).error(), Error::invalid_argument);  // not a power of two
-    ASSERT_TRUE(t.allocate_rings(PageSource(buddy), 4, 1024).has_value());                  // 64 KiB each
+    tracectl::TraceRingMemory rings(t);
+    EXPECT_EQ(rings.allocate(PageSource(buddy), 4, 3).error(), Error::invalid_argument);  // not a power of two
+    ASSERT_TRUE(rings.allocate(PageSource(buddy), 4, 1024).has_value());                  // 64 KiB each
     EXPECT_EQ(t.cpu_count(), 4u);
     EXPECT_EQ(t.ring(3).capacity(), 1024u);
     EXPECT_EQ(buddy.stats().free_pages, free_before - 4 * 16);
-    EXPECT_EQ(t.allocate_rings(PageSource(buddy), 4, 1024).error(), Error::invalid_argument);  // already has rings
+    EXPECT_EQ(rings.allocate(PageSource(buddy), 4, 1024).error(), Error::invalid_argument);  // already has rings
     // Too large for what is left: nothing kept.
     Tracer big;
-    EXPECT_EQ(big.allocate_rings(PageSource(buddy), 64, 65536).error(), Error::no_memory);
+    tracectl::TraceRingMemory big_rings(big);
+    EXPECT_EQ(big_rings.allocate(PageSource(buddy), 64, 65536).error(), Error::no_memory);
     EXPECT_EQ(big.cpu_count(), 0u);
     EXPECT_EQ(buddy.stats().free_pages, free_before - 4 * 16);
   }

@@ -17,10 +17,10 @@
 
 #include <platypos/abi/limits.hpp>
 #include <platypos/base/result.hpp>
-#include <platypos/base/spinlock.hpp>
 #include <platypos/cap/object.hpp>
 #include <platypos/cap/rights.hpp>
 #include <platypos/mm/memory_account.hpp>
+#include <platypos/sync/spinlock.hpp>
 
 #include <span>
 

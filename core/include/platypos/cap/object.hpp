@@ -20,12 +20,12 @@
 // revoking starts a new epoch, so all other handles fail with Error::revoked on use while the revoker's goes on.
 
 #include <platypos/abi/handles.hpp>
-#include <platypos/base/atomic.hpp>
 #include <platypos/base/intrusive_list.hpp>
 #include <platypos/base/result.hpp>
-#include <platypos/base/spinlock.hpp>
 #include <platypos/mm/kernel_heap.hpp>
 #include <platypos/mm/memory_account.hpp>
+#include <platypos/sync/atomic.hpp>
+#include <platypos/sync/spinlock.hpp>
 
 #include <new>
 #include <utility>

@@ -9,8 +9,8 @@
 // The kernel installs its heap once at boot (install_kernel_heap); tests install their own. Objects larger than
 // 2 KiB come from the page allocator directly. Not copyable or movable.
 
-#include <platypos/base/spinlock.hpp>
 #include <platypos/mm/slab.hpp>
+#include <platypos/sync/spinlock.hpp>
 
 #include <type_traits>
 

@@ -2,8 +2,8 @@
 // LockedBuddy: the kernel's shared page allocator, a BuddyAllocator behind an IRQ-safe spin lock. It is a
 // PageSource: kernel task stacks, slab pages and process reservations all come from it.
 
-#include <platypos/base/spinlock.hpp>
 #include <platypos/mm/buddy.hpp>
+#include <platypos/sync/spinlock.hpp>
 
 namespace platypos {
 

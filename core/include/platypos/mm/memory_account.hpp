@@ -11,9 +11,9 @@
 //
 // Thread-safe (an IRQ-safe lock around the reservation and the heap). Not copyable or movable.
 
-#include <platypos/base/atomic.hpp>
 #include <platypos/mm/kernel_heap.hpp>
 #include <platypos/mm/reservation.hpp>
+#include <platypos/sync/atomic.hpp>
 
 namespace platypos {
 

@@ -29,9 +29,9 @@
 //
 // Not copyable or movable: nodes point into the pool. Not thread-safe: boot runs on one CPU.
 
+#include <platypos/base/memory_map.hpp>
 #include <platypos/base/result.hpp>
 #include <platypos/mm/addr.hpp>
-#include <platypos/mm/memory_map.hpp>
 
 #include <span>
 

@@ -65,6 +65,8 @@ class Process : public ListNode<ReapTag> {
 
   // Through its table (ProcessTable::pin, unpin, watch, unwatch).
   void pin();
+  // pin() if the process is still live; false (nothing pinned) once it is dying or later.
+  bool try_pin();
   void unpin();
   void watch(ExitWatcher& w);
   void unwatch(ExitWatcher& w);
@@ -116,6 +118,7 @@ class ProcessTable {
 
   // A ring's hold on its process: the slot stays this process's until the last pin goes.
   void pin(Process& p);
+  bool try_pin(Process& p);
   void unpin(Process& p);
   // Registers `w`; if the process is no longer live, it fires at once (on the caller). unwatch() is harmless after it
   // fired.

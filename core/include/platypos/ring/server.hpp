@@ -7,9 +7,9 @@
 // callback or the earliest parked deadline wakes it.
 
 #include <platypos/base/intrusive_list.hpp>
-#include <platypos/base/spinlock.hpp>
 #include <platypos/ring/ring.hpp>
 #include <platypos/sched/scheduler.hpp>
+#include <platypos/sync/spinlock.hpp>
 
 namespace platypos::ring {
 

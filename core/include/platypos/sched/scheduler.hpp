@@ -24,10 +24,10 @@
 // process layer (proc/process.hpp), which the exit hook tells when the last task is gone.
 
 #include <platypos/base/result.hpp>
-#include <platypos/base/spinlock.hpp>
 #include <platypos/mm/buddy.hpp>
 #include <platypos/mm/memory_account.hpp>
 #include <platypos/sched/task.hpp>
+#include <platypos/sync/spinlock.hpp>
 
 namespace platypos::sched {
 

@@ -10,8 +10,8 @@
 // Lock order: a wait queue's lock before any run queue's; the predicate runs without the wait queue's lock.
 // Not copyable or movable; must be empty when destroyed.
 
-#include <platypos/base/spinlock.hpp>
 #include <platypos/sched/scheduler.hpp>
+#include <platypos/sync/spinlock.hpp>
 
 namespace platypos::sched {
 

@@ -38,7 +38,7 @@
 // Not copyable or movable (other CPUs hold its address). Memory for the slots is given to init() and must outlive
 // the ring's use.
 
-#include <platypos/base/atomic.hpp>
+#include <platypos/sync/atomic.hpp>
 #include <platypos/trace/event.hpp>
 
 namespace platypos::trace {

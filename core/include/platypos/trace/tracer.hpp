@@ -1,12 +1,13 @@
 #pragma once
 // Tracer: the per-CPU trace rings of a kernel, and the recording path every trace point takes.
 //
-//   Tracer tracer;                                             // rings for CPUs [0, cpus), from kernel pages
-//   tracer.allocate_rings(kernel_pages, cpus, 8192).expect("trace rings");
+//   Tracer tracer;
+//   tracectl::TraceRingMemory rings(tracer);                   // rings for CPUs [0, cpus), from kernel pages
+//   rings.allocate(kernel_pages, cpus, 8192).expect("trace rings");
 //   tracer.start(Level::normal);                               // trace points up to `normal` now record
 //   ... PLATYPOS_TRACE(sched_switch, from, to, flow) ...       // trace/trace.hpp
 //   tracer.stop();                                             // nothing records any more
-//   ... drain what is left (TraceDrainer), then release_rings()
+//   ... drain what is left (TraceDrainer), then rings.release()
 //
 // One tracer is active at a time. The active tracer, the level and each CPU's current task are read on every trace
 // point through unobserved() loads: they are configuration and CPU-local state, set before CPUs record and cleared
@@ -19,7 +20,6 @@
 // Not copyable or movable (trace points reach it through a global pointer).
 
 #include <platypos/base/result.hpp>
-#include <platypos/mm/buddy.hpp>
 #include <platypos/platform.hpp>
 #include <platypos/trace/trace_ring.hpp>
 
@@ -36,11 +36,9 @@ class Tracer {
 
   // Gives CPU `cpu` a ring of `capacity` slots (a power of two >= 2) at `slots`. The memory stays the caller's.
   void attach_ring(CpuId cpu, TraceRecord* slots, u32 capacity);
-  // Rings of `slots_per_cpu` slots (a power of two, 2..65536) for CPUs [0, cpus), each from `pages`. Fails with
-  // invalid_argument (bad sizes, rings already attached) or no_memory (nothing is kept then).
-  Result<void> allocate_rings(PageSource pages, u32 cpus, u32 slots_per_cpu);
-  // Detaches every ring and gives allocate_rings()'s pages back. Not while recording (see above).
-  void release_rings();
+  // Detaches every ring (their memory stays whoever's it is: tracectl::TraceRingMemory gives back what it
+  // allocated). Not while recording (see above).
+  void detach_rings();
 
   // Rings attached: CPUs [0, cpu_count()).
   u32 cpu_count() const { return cpu_count_; }
@@ -63,9 +61,6 @@ class Tracer {
  private:
   TraceRing rings_[kMaxCpus];
   u32 cpu_count_ = 0;
-  PageSource pages_;
-  u32 ring_order_ = 0;
-  PhysAddr ring_pages_[kMaxCpus];
 };
 
 namespace detail {

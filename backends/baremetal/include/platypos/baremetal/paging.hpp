@@ -13,9 +13,9 @@
 // boot.S starts with simpler tables (identity map, 4 GiB direct map, the first GiB at -2 GiB, all 2 MiB pages);
 // init() replaces them once the memory map is known.
 
+#include <platypos/base/memory_map.hpp>
 #include <platypos/base/result.hpp>
 #include <platypos/base/units.hpp>
-#include <platypos/mm/memory_map.hpp>
 
 #include <span>
 

@@ -2,7 +2,7 @@
 // The "physical memory" of a hosted machine: one lazily backed mapping (MAP_NORESERVE: untouched pages cost
 // nothing) that plays physical addresses [0, size), and its synthetic memory map.
 
-#include <platypos/mm/memory_map.hpp>
+#include <platypos/base/memory_map.hpp>
 
 #include <span>
 #include <vector>

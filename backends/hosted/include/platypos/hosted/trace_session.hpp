@@ -17,8 +17,9 @@
 
 #include <platypos/hosted/kernel.hpp>
 #include <platypos/hosted/uring_file_sink.hpp>
-#include <platypos/trace/drainer.hpp>
 #include <platypos/trace/tracer.hpp>
+#include <platypos/tracectl/drainer.hpp>
+#include <platypos/tracectl/ring_memory.hpp>
 
 #include <memory>
 #include <string>
@@ -68,6 +69,7 @@ class TraceSession {
   std::string image_;
   std::unique_ptr<UringFileSink> sink_;
   std::unique_ptr<trace::Tracer> tracer_;
+  std::unique_ptr<tracectl::TraceRingMemory> ring_memory_;  // after tracer_: released before it goes
   std::vector<u8> buffer_;
   std::unique_ptr<trace::TraceDrainer> drainer_;
   bool finished_ = false;

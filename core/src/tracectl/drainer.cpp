@@ -1,6 +1,6 @@
 #include <platypos/base/assert.hpp>
-#include <platypos/trace/drainer.hpp>
 #include <platypos/trace/trace.hpp>
+#include <platypos/tracectl/drainer.hpp>
 
 namespace platypos::trace {
 

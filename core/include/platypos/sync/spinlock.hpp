@@ -7,8 +7,8 @@
 // Not copyable or movable (other CPUs hold its address).
 
 #include <platypos/base/assert.hpp>
-#include <platypos/base/atomic.hpp>
 #include <platypos/platform.hpp>
+#include <platypos/sync/atomic.hpp>
 
 namespace platypos {
 

@@ -1,6 +1,6 @@
 #include <platypos/base/log.hpp>
 #include <platypos/mm/kernel_heap.hpp>
-#include <platypos/ring/runtime.hpp>
+#include <platypos/runtime/runtime.hpp>
 
 #include <new>
 
@@ -140,6 +140,10 @@ void Runtime::start_process(Started* st, std::span<cap::Capability> caps) {
     env->initial_handle_count = static_cast<u32>(caps.size());
     env->self = self;
   }
+  // (Logged before its rings are served: from then on a kill can retire them and take the process apart, so
+  // nothing below touches st->process.)
+  log_info("launch {}: process {:#x}, {} cores, {} KiB, args '{}'", st->program->name, st->pid, st->cores,
+           st->process->account().capacity_bytes() / KiB, static_cast<const char*>(st->args));
   for (u32 i = 0; i < st->cores; ++i) {
     Ring* ring = st->rings[i];
     ring->set_program({.entry = st->program->main, .env = st->envs[i], .index = i, .heap = st->heaps[i]});
@@ -149,9 +153,6 @@ void Runtime::start_process(Started* st, std::span<cap::Capability> caps) {
     }
     ring->watch_exit();  // fires at once if the process was exited meanwhile
   }
-  // (Logged before the tasks exist: once they do, the process may be gone.)
-  log_info("launch {}: process {:#x}, {} cores, {} KiB, args '{}'", st->program->name, st->pid, st->cores,
-           st->process->account().capacity_bytes() / KiB, static_cast<const char*>(st->args));
   // The tasks last: the first may run (and exit the process) at once.
   for (u32 i = 0; i < st->cores; ++i) {
     auto t = processes_.scheduler().create_task(st->pid, st->program->name, &Ring::program_task, st->rings[i]);

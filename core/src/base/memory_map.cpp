@@ -1,4 +1,4 @@
-#include <platypos/mm/memory_map.hpp>
+#include <platypos/base/memory_map.hpp>
 
 namespace platypos {
 
