@@ -2,9 +2,9 @@
 // data and script for the pictures. The tables' rows, targets and baselines are declared in spec.cpp.
 //
 //   platypos-bench-report summary                 results/summary.md and results/machine.txt
-//   platypos-bench-report readme [--check]        rewrite README.md's <!-- bench:ID:begin/end --> blocks in place
+//   platypos-bench-report readme [--check]        rewrite docs/benchmarks.md's <!-- bench:ID:begin/end --> blocks in place
 //   platypos-bench-report plot                    build/bench-plot/*.dat and bench.gp (gnuplot draws docs/bench/*.png)
-//   --results DIR (default results), --readme FILE (default README.md)
+//   --results DIR (default results), --readme FILE (default docs/benchmarks.md)
 //
 // Exit status: 0 done; 1 an error (a file that is not Google Benchmark JSON, a README without its markers, ...),
 // with a message naming the file; with --check, 1 when the README is not what the results give; 2 bad usage.
@@ -59,9 +59,9 @@ int main(int argc, char** argv) {
 
   auto* summary = app.add_subcommand("summary", "write RESULTS/summary.md and RESULTS/machine.txt");
   auto* readme = app.add_subcommand("readme", "regenerate the README's tables between their bench markers");
-  std::string readme_path = "README.md";
+  std::string readme_path = "docs/benchmarks.md";
   bool check = false;
-  readme->add_option("--readme", readme_path, "the Markdown file to rewrite (default README.md)");
+  readme->add_option("--readme", readme_path, "the Markdown file to rewrite (default docs/benchmarks.md)");
   readme->add_flag("--check", check, "change nothing; exit 1 if the file is not what the results give");
   auto* plot = app.add_subcommand("plot", "write gnuplot data and a script drawing the PNGs");
   std::string work = "build/bench-plot", out = "docs/bench";

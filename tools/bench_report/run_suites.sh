@@ -72,4 +72,4 @@ if ((${#failed[@]} != 0)); then
   echo "bench: FAILED: ${failed[*]}"
   exit 1
 fi
-echo "bench: next, \`just bench-report\` puts the tables into README.md and \`just bench-plot\` draws docs/bench/*.png"
+echo "bench: next, \`just bench-report\` puts the tables into docs/benchmarks.md and \`just bench-plot\` draws docs/bench/*.png"

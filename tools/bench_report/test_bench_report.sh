@@ -30,7 +30,7 @@ prose() { sed '/<!-- bench:[a-z]*:begin/,/<!-- bench:[a-z]*:end -->/d' "$1"; }
 case $mode in
   readme)
     prose README.md >prose.before
-    "$tool" readme
+    "$tool" readme --readme README.md
     prose README.md >prose.after
     cmp -s prose.before prose.after || { diff prose.before prose.after; fail "prose outside the markers changed"; }
     has '| buddy order-0 alloc+free, steady state | 17.0 ns | ≤ 25 ns: met | 0.48× malloc/free 4 KiB (35.2 ns) |' README.md
@@ -43,16 +43,16 @@ case $mode in
     has '| PlatypOS p999 ÷ p50, 70% load, with the neighbour | 3.9 | ≤ 3: **missed** by 30% |' README.md
     has 'The last `just bench` took 3 min 04 s (mm 19 s, ring 2 min 08 s, serve 37 s).' README.md
     cp README.md once.md
-    "$tool" readme | grep -q "already up to date" || fail "the second run did not say 'already up to date'"
+    "$tool" readme --readme README.md | grep -q "already up to date" || fail "the second run did not say 'already up to date'"
     cmp -s once.md README.md || { diff once.md README.md; fail "a second run changed the README"; }
-    "$tool" readme --check || fail "--check disagrees right after a rewrite"
+    "$tool" readme --readme README.md --check || fail "--check disagrees right after a rewrite"
     rm results/mm.json
-    if "$tool" readme --check; then fail "--check agrees although results/mm.json is gone"; fi
+    if "$tool" readme --readme README.md --check; then fail "--check agrees although results/mm.json is gone"; fi
     cmp -s once.md README.md || fail "--check changed the README"
     echo "OK: blocks rewritten, prose kept, idempotent, --check"
     ;;
   not_run)
-    "$tool" readme
+    "$tool" readme --readme README.md
     # Suites without a JSON file.
     has '| channel round trip, 64 B, two tasks on one core | not run | ≤ 150 ns: not run | Linux pipe round trip: not run |' README.md
     has '*Not run yet: `just bench` runs `build/hosted-release/bench/platypos_bench_cap` (no results/cap.json).*' README.md
@@ -66,7 +66,7 @@ case $mode in
     has '| yes | 90% | 16.2 k | failed (the server fell behind) |' README.md
     # No results at all.
     rm -rf results/*
-    "$tool" readme
+    "$tool" readme --readme README.md
     has 'No benchmark results yet' README.md
     lacks ' ns |' README.md
     echo "OK: missing results say 'not run'"
@@ -74,15 +74,15 @@ case $mode in
   malformed)
     cp README.md before.md
     printf '{"context": {}, "benchmarks": [ {"name": "BM_X", ' >results/cap.json
-    if "$tool" readme 2>err.txt; then fail "exit status 0 on a truncated JSON file"; fi
+    if "$tool" readme --readme README.md 2>err.txt; then fail "exit status 0 on a truncated JSON file"; fi
     cat err.txt
     has 'results/cap.json: not valid JSON' err.txt
     cmp -s before.md README.md || fail "the README changed although the results are broken"
     echo '{"context": {}, "runs": []}' >results/cap.json
-    if "$tool" readme 2>err.txt; then fail "exit status 0 on JSON without benchmarks"; fi
+    if "$tool" readme --readme README.md 2>err.txt; then fail "exit status 0 on JSON without benchmarks"; fi
     has 'results/cap.json: not Google Benchmark JSON output (no "benchmarks" array)' err.txt
     echo '{"benchmarks": [{"name": "BM_X", "run_type": "iteration", "real_time": 1, "cpu_time": 1, "time_unit": "fortnights"}]}' >results/cap.json
-    if "$tool" readme 2>err.txt; then fail "exit status 0 on an unknown time unit"; fi
+    if "$tool" readme --readme README.md 2>err.txt; then fail "exit status 0 on an unknown time unit"; fi
     has 'unknown time_unit "fortnights"' err.txt
     : >results/cap.json
     if "$tool" summary 2>err.txt; then fail "exit status 0 on an empty JSON file"; fi
@@ -94,17 +94,17 @@ case $mode in
     cp README.md original.md
     grep -v 'bench:ring:' original.md >README.md
     cp README.md before.md
-    if "$tool" readme 2>err.txt; then fail "exit status 0 without the ring block's markers"; fi
+    if "$tool" readme --readme README.md 2>err.txt; then fail "exit status 0 without the ring block's markers"; fi
     has 'README.md: no markers for block(s) ring' err.txt
     cmp -s before.md README.md || fail "the README changed"
     sed 's/bench:ring:/bench:rings:/' original.md >README.md
-    if "$tool" readme 2>err.txt; then fail "exit status 0 with an unknown block"; fi
+    if "$tool" readme --readme README.md 2>err.txt; then fail "exit status 0 with an unknown block"; fi
     has "unknown block 'rings'" err.txt
     grep -v 'bench:ring:end' original.md >README.md
-    if "$tool" readme 2>err.txt; then fail "exit status 0 with a block never closed"; fi
+    if "$tool" readme --readme README.md 2>err.txt; then fail "exit status 0 with a block never closed"; fi
     has "block 'trace' begins inside block 'ring'" err.txt
     grep -v 'bench:ring:begin' original.md >README.md
-    if "$tool" readme 2>err.txt; then fail "exit status 0 with an end marker alone"; fi
+    if "$tool" readme --readme README.md 2>err.txt; then fail "exit status 0 with an end marker alone"; fi
     has "end of block 'ring' without its begin marker" err.txt
     if "$tool" readme --readme nonexistent.md 2>err.txt; then fail "exit status 0 without a README"; fi
     has 'nonexistent.md: cannot read it' err.txt

@@ -30,7 +30,7 @@
 //   memory_create      arg0: bytes                                     a memory object handle
 //   memory_read        handle, arg0: offset, addr/len                  bytes read
 //   memory_write       handle, arg0: offset, addr/len                  bytes written
-//   log_create         addr/len: name, arg0: ring bytes (0: default)   a log namespace handle (all rights)
+//   log_create         addr/len: name, arg0: ring bytes (0: default)   a log namespace handle (all rights but SIGNAL)
 //   log_read           handle (READ), addr/len: buffer, arg1:          bytes of the oldest record; waits for one
 //                      address of a ReadNeeded (opt.)                  unless kSqeNonBlocking
 //   ref_create         handle: the issuer key (any object held with    an opaque reference handle
