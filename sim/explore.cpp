@@ -40,8 +40,8 @@ std::string self_exe() {
 // What went wrong, from a failing seed's output: its verdict lines (failed checks, panics, sanitizer reports), or
 // the last lines when there are none.
 std::string problems(const std::string& path, usize max_lines) {
-  static const char* const kMarks[] = {"KERNEL PANIC", "INVARIANT:", "LEAK:", "STUCK:", "fatal:", "Sanitizer",
-                                       "runtime error:", "faults:"};
+  static const char* const kMarks[] = {
+      "KERNEL PANIC", "INVARIANT:", "LEAK:", "STUCK:", "fatal:", "Sanitizer", "runtime error:", "faults:"};
   std::ifstream in(path);
   std::vector<std::string> all, marked;
   for (std::string l; std::getline(in, l);) {
@@ -108,7 +108,8 @@ int explore(const ExploreOptions& opt, const std::vector<std::string>& child_arg
   const std::string exe = self_exe();
   const bool tty = isatty(STDERR_FILENO) != 0;
   const u64 last_seed = opt.first_seed + opt.runs - 1;
-  std::printf("explore: %" PRIu64 " seeds (%" PRIu64 "..%" PRIu64 ") with --faults, %u at a time; logs of failing seeds in %s\n",
+  std::printf("explore: %" PRIu64 " seeds (%" PRIu64 "..%" PRIu64
+              ") with --faults, %u at a time; logs of failing seeds in %s\n",
               opt.runs, opt.first_seed, last_seed, opt.jobs, dir.c_str());
   std::fflush(stdout);
 
@@ -164,8 +165,8 @@ int explore(const ExploreOptions& opt, const std::vector<std::string>& child_arg
     if (it == running.end()) continue;
     Child c = std::move(it->second);
     running.erase(it);
-    const bool timed_out =
-        WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && Clock::now() - c.started > std::chrono::seconds(opt.timeout_s);
+    const bool timed_out = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL &&
+                           Clock::now() - c.started > std::chrono::seconds(opt.timeout_s);
     ++done;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
       std::remove(c.log.c_str());
@@ -174,7 +175,8 @@ int explore(const ExploreOptions& opt, const std::vector<std::string>& child_arg
       if (!opt.keep_going) stop = true;
     }
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (tty || done % report_every == 0 || done == opt.runs || stop) progress(done, opt.runs, failures.size(), secs, tty);
+    if (tty || done % report_every == 0 || done == opt.runs || stop)
+      progress(done, opt.runs, failures.size(), secs, tty);
   }
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   if (tty && done != opt.runs) std::fprintf(stderr, "\n");
@@ -186,7 +188,9 @@ int explore(const ExploreOptions& opt, const std::vector<std::string>& child_arg
                 opt.replay(seed).c_str(), log.c_str(), problems(log, 10).c_str());
   }
   std::printf("\nexplore: %" PRIu64 " of %" PRIu64 " seeds run, %zu failed%s\n", done, opt.runs, failures.size(),
-              failures.empty() || opt.keep_going || done == opt.runs ? "" : " (stopped at the first failure; --keep-going runs them all)");
+              failures.empty() || opt.keep_going || done == opt.runs
+                  ? ""
+                  : " (stopped at the first failure; --keep-going runs them all)");
   std::fflush(stdout);
   std::fprintf(stderr, "explore: %.1f s wall clock, %.2f seeds/s with %u jobs\n", secs,
                secs > 0 ? static_cast<double>(done) / secs : 0.0, opt.jobs);

@@ -17,8 +17,8 @@ struct ExploreOptions {
   u64 first_seed = 1;
   u32 jobs = 1;
   bool keep_going = false;
-  u64 timeout_s = 120;      // wall-clock limit per seed (a run that never ends)
-  std::string log_dir;      // where failing seeds' output is kept
+  u64 timeout_s = 120;                          // wall-clock limit per seed (a run that never ends)
+  std::string log_dir;                          // where failing seeds' output is kept
   std::function<std::string(u64 seed)> replay;  // the command that replays one seed
 };
 

@@ -67,8 +67,8 @@ std::string SimFaults::fired() const {
   char buf[64];
   for (u32 i = 0; i < fault::kPointCount; ++i) {
     if (one_in_[i] == 0) continue;
-    std::snprintf(buf, sizeof buf, "%s%s %" PRIu64, s.empty() ? "" : ", ", fault::point_name(static_cast<fault::Point>(i)),
-                  fired_[i]);
+    std::snprintf(buf, sizeof buf, "%s%s %" PRIu64, s.empty() ? "" : ", ",
+                  fault::point_name(static_cast<fault::Point>(i)), fired_[i]);
     s += buf;
   }
   if (kills_) {

@@ -547,15 +547,6 @@ std::vector<sched::ProcessId> running_except(ring::Runtime& rt, sched::ProcessId
   return out;
 }
 
-template <class F>
-bool wait_until(F&& done, u64 deadline_ns) {
-  while (!done()) {
-    if (Platform::now_ns() >= deadline_ns) return false;
-    sched::scheduler().sleep_for(10'000);
-  }
-  return true;
-}
-
 void supervisor(void* arg) {
   auto* w = static_cast<World*>(arg);
   sched::Scheduler& s = sched::scheduler();
@@ -720,21 +711,12 @@ int run_hostile(const Options& opt) {
         std::printf("rings: %" PRIu64 " entries submitted, %" PRIu64 " completed, %" PRIu64
                     " cancelled at exit, %" PRIu64 " rejected as malformed; %" PRIu64 " doorbells\n",
                     t.submitted, t.completed, t.cancelled, t.rejected, t.doorbells);
-        if (t.submitted != t.completed + t.cancelled || t.lost != 0) {
-          w.problems.push_back("ring entries: " + std::to_string(t.submitted) + " accepted, " +
-                               std::to_string(t.completed) + " completed + " + std::to_string(t.cancelled) +
-                               " cancelled at exit" + (t.lost != 0 ? " (in-flight counts wrong at exit)" : ""));
-        }
         if (w.rings_left) {
           (void)w.runtime.release();  // destroying servers that still list rings would panic: report instead
         } else {
           w.runtime.reset();
         }
-        for (const std::string& p : w.problems) std::printf("INVARIANT: %s\n", p.c_str());
-        if (!w.problems.empty()) status = 1;
-        if (!check_no_leaks(k, true)) status = 1;
-        if (r.stuck) status = 1;
-        print_run_footer(opt, r, w.end_ns);
+        status = finish_report(k, opt, r, w.problems, w.end_ns);
       });
   return status;
 }

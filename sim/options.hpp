@@ -26,7 +26,8 @@ struct Options {
   std::string duration_text = "200ms";
   std::string quantum_text = "4ms";
   bool faults = false;
-  std::string plant;    // --plant BUG: a planted bug for testing the checks (leak-on-kill, stuck-on-kill)  // --faults: seeded fault injection (sim/faults.hpp), programs scenario in sim mode
+  std::string plant;  // --plant BUG: a planted bug for testing the checks (leak-on-kill, stuck-on-kill)  // --faults:
+                      // seeded fault injection (sim/faults.hpp), programs scenario in sim mode
 
   // The command line that reproduces this run.
   std::string replay_command() const;

@@ -129,16 +129,6 @@ void chaos(void* arg) {
   w->chaos_running = false;
 }
 
-// Waits (sleeping) until done() or the deadline; returns done().
-template <class F>
-bool wait_until(F&& done, u64 deadline_ns) {
-  while (!done()) {
-    if (Platform::now_ns() >= deadline_ns) return false;
-    sched::scheduler().sleep_for(10'000);
-  }
-  return true;
-}
-
 u32 live_processes() {
   u32 n = 0;
   sched::scheduler().for_each_process([&](sched::Process&) { ++n; });
@@ -283,17 +273,7 @@ int run_programs(const Options& opt) {
         std::vector<std::string> owners(opt.cpus, "-");
         for (u32 c = 0; c < opt.kernel_cores && c < opt.cpus; ++c) owners[c] = "kernel";
         print_cpu_table(k, opt, owners, w.end_ns);
-        // Exactly once: every accepted entry was completed, or cancelled because its process exited.
-        if (t.submitted != t.completed + t.cancelled || t.lost != 0) {
-          w.problems.push_back("ring entries: " + std::to_string(t.submitted) + " accepted, " +
-                               std::to_string(t.completed) + " completed + " + std::to_string(t.cancelled) +
-                               " cancelled at exit" + (t.lost != 0 ? " (in-flight counts wrong at exit)" : ""));
-        }
-        for (const std::string& p : w.problems) std::printf("INVARIANT: %s\n", p.c_str());
-        if (!w.problems.empty()) status = 1;
-        if (!check_no_leaks(k, true)) status = 1;
-        if (r.stuck) status = 1;
-        print_run_footer(opt, r, w.end_ns);
+        if (finish_report(k, opt, r, w.problems, w.end_ns) != 0) status = 1;
       });
   return status;
 }

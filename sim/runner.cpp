@@ -1,5 +1,6 @@
 #include <platypos/hosted/machine.hpp>
 #include <platypos/hosted/trace_session.hpp>
+#include <platypos/ring/ring.hpp>
 
 #include <chrono>
 #include <cinttypes>
@@ -178,6 +179,22 @@ void print_run_footer(const Options& opt, const RunResult& r, u64 elapsed_ns) {
   if (r.stuck) std::printf("STUCK: %s\n", r.stuck_reason.c_str());
   if (!r.trace.empty()) std::printf("%s\n", r.trace.c_str());
   std::printf("seed: %" PRIu64 "\nreplay: %s\n", opt.seed, opt.replay_command().c_str());
+}
+
+int finish_report(hosted::Kernel& k, const Options& opt, const RunResult& r, std::vector<std::string>& problems,
+                  u64 elapsed_ns) {
+  const ring::Ring::Stats t = ring::Ring::totals();
+  if (t.submitted != t.completed + t.cancelled || t.lost != 0) {
+    problems.push_back("ring entries: " + std::to_string(t.submitted) + " accepted, " + std::to_string(t.completed) +
+                       " completed + " + std::to_string(t.cancelled) + " cancelled at exit" +
+                       (t.lost != 0 ? " (in-flight counts wrong at exit)" : ""));
+  }
+  for (const std::string& p : problems) std::printf("INVARIANT: %s\n", p.c_str());
+  int status = problems.empty() ? 0 : 1;
+  if (!check_no_leaks(k, true)) status = 1;
+  if (r.stuck) status = 1;
+  print_run_footer(opt, r, elapsed_ns);
+  return status;
 }
 
 }  // namespace platypos::simtool

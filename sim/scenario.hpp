@@ -68,4 +68,20 @@ bool check_no_leaks(hosted::Kernel& k, bool print);
 // Prints the simulation line and the replay command.
 void print_run_footer(const Options& opt, const RunResult& r, u64 elapsed_ns);
 
+// The end of a program-running scenario's report: the ring entries' exactly-once check (every accepted entry
+// completed, or cancelled because its process exited) added to `problems`, every problem printed, the leak check,
+// the stuck check, the footer. Returns 0 when all held, else 1.
+int finish_report(hosted::Kernel& k, const Options& opt, const RunResult& r, std::vector<std::string>& problems,
+                  u64 elapsed_ns);
+
+// From a kernel task: sleeps (10 us at a time) until done() or the deadline; returns done().
+template <class F>
+bool wait_until(F&& done, u64 deadline_ns) {
+  while (!done()) {
+    if (Platform::now_ns() >= deadline_ns) return false;
+    sched::scheduler().sleep_for(10'000);
+  }
+  return true;
+}
+
 }  // namespace platypos::simtool
