@@ -183,11 +183,10 @@ void supervisor(void* arg) {
     demo->reset();
   }
   if (w->faults != nullptr) teardown_with_faults(w);
-  // The servers retire the rings of exited processes; then everything stops.
-  while (ring::Ring::live_rings() != 0) s.sleep_for(10'000);
+  // The servers retire the rings of exited processes, then end after a last pass (and the trace drain worker, with
+  // --trace): wait for them, then stop.
+  (void)w->runtime->shutdown();
   w->end_ns = Platform::now_ns();
-  // The ring servers and the trace drain worker (with --trace) end after a last pass: wait for them, then stop.
-  w->runtime->stop();
   stop_tracing();
   if (w->faults == nullptr) {
     while (s.live_tasks() > 1) s.sleep_for(10'000);

@@ -142,8 +142,7 @@ void run_programs(Run& run) {
            (void)cap::wait_signals(**p, cap::kSignalExited, 0);
            c->run->codes[i] = (*p)->exit_code();
          }
-         while (Ring::live_rings() != 0) sched::scheduler().sleep_for(100'000);
-         c->rt->stop();
+         (void)c->rt->shutdown();
          sched::scheduler().stop();
        },
        &ctx)

@@ -261,8 +261,7 @@ void init_task(void* arg) {
       run_set(w, *find_set(name));
     }
     // The servers retire the rings of exited processes; then they stop after a last pass.
-    while (ring::Ring::live_rings() != 0) s.sleep_for(kPollNs);
-    w->runtime->stop();
+    (void)w->runtime->shutdown();
   }
   while (s.live_tasks() > 1) s.sleep_for(kPollNs);
   w->done = true;

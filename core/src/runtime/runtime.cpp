@@ -45,6 +45,22 @@ void Runtime::stop() {
   processes_.stop();
 }
 
+usize Runtime::ring_count() const {
+  usize n = 0;
+  for (u32 i = 0; i < server_count_; ++i) n += servers_[i].ring_count();
+  return n;
+}
+
+Result<void> Runtime::shutdown(u64 deadline_ns) {
+  constexpr u64 kPollNs = 10'000;
+  while (ring_count() != 0) {
+    if (deadline_ns != 0 && Platform::now_ns() >= deadline_ns) return Error::timed_out;
+    processes_.scheduler().sleep_for(kPollNs);
+  }
+  stop();
+  return ok();
+}
+
 Result<void> Runtime::prepare(const LaunchSpec& spec, const ProgramDescriptor* program, Started& st_) {
   if (spec.memory_bytes < abi::kMinProcessMemory || spec.memory_bytes > abi::kMaxProcessMemory ||
       spec.args.size() >= abi::kMaxProgramArgs || spec.cores == 0 || spec.cores > abi::kMaxProgramCores) {

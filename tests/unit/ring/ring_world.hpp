@@ -89,9 +89,8 @@ class RingWorld {
   // A supervisor's last act, once every process it launched has exited: lets the servers retire the rings of the
   // exited processes, then stops them and the scheduler. Returns when the last ring went.
   static u64 finish(Runtime& rt) {
-    while (Ring::live_rings() != 0) sched::scheduler().sleep_for(10'000);
+    (void)rt.shutdown();
     const u64 end = Platform::now_ns();
-    rt.stop();
     sched::scheduler().stop();
     return end;
   }

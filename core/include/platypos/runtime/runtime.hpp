@@ -60,6 +60,13 @@ class Runtime {
   Result<void> start(u32 servers, u64 idle_ns = RingServer::kDefaultIdleNs);
   // Stops the servers and the reaper (once every launched process is gone they have nothing left to do).
   void stop();
+  // A supervisor's last act, once every process it launched has exited (from a kernel task): sleeps until the servers
+  // have retired every ring, then stop(). If `deadline_ns` (0: none) passes first, fails with timed_out and leaves
+  // the runtime running: the rings still there name their processes (for_each_ring on each server), and they would
+  // outlive the runtime's destruction.
+  Result<void> shutdown(u64 deadline_ns = 0);
+  // Rings on the servers (not yet retired).
+  usize ring_count() const;
 
   // Launches `spec.program` with `caps` as its initial handles (moved in, in order; at most kMaxInitialHandles).
   // Returns a reference to the new process's object. Fails with not_found (no such program), invalid_argument
