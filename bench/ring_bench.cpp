@@ -396,8 +396,7 @@ class RingMachine {
     proc.reset();
     self->shared_.done_seq.store(Shared::kExited, std::memory_order_release);
     self->shared_.done_seq.notify_all();
-    while (ring::Ring::live_rings() != 0) sched::scheduler().sleep_for(10'000);
-    rt.stop();
+    (void)rt.shutdown();
     sched::scheduler().stop();
   }
 

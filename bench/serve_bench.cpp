@@ -356,9 +356,8 @@ void supervise(void* arg) {
   if (hog) (void)cap::wait_signals(*hog, cap::kSignalExited, 0);
   hog.reset();
   if (client) client->reset();
-  while (ring::Ring::live_rings() != 0) sched::scheduler().sleep_for(100'000);
+  (void)rt.shutdown();
   if (s->trace != nullptr) s->trace->request_stop();
-  rt.stop();
   // The ring server and the trace drain worker are kernel tasks too: they finish their last pass and exit.
   while (sched::scheduler().live_tasks() > 1) sched::scheduler().sleep_for(100'000);
   sched::scheduler().stop();

@@ -183,8 +183,7 @@ void supervise(void* arg) {
   }
   if (echo) echo->reset();
   if (client) client->reset();
-  while (ring::Ring::live_rings() != 0) s.sleep_for(10'000);
-  rt.stop();
+  (void)rt.shutdown();
   while (s.live_tasks() > 1) s.sleep_for(10'000);
   s.stop();
 }
