@@ -5,14 +5,14 @@
 #   results/latency/*.cdf     latency distributions of the latency benchmarks (bench_main.hpp: report_latency)
 #   results/timings.txt       seconds per suite (full runs only)
 #   results/summary.md, results/machine.txt   every table of the README with the machine (platypos-bench-report)
-# A line "[k/7] suite: ..." starts each suite; Google Benchmark's lines, prefixed "(i/N)", follow each benchmark, and
+# A line "[k/8] suite: ..." starts each suite; Google Benchmark's lines, prefixed "(i/N)", follow each benchmark, and
 # a benchmark that runs long says so every 20 s. With a FILTER (a Google Benchmark regex), only the suites with a
 # matching benchmark run, and only their JSON is replaced.
 #   run_suites.sh BUILD_DIR RESULTS_DIR [FILTER]
 set -euo pipefail
 build=$1 results=$2 filter=${3:-.}
 
-suites=(mm sched cap trace ring serve simscale)
+suites=(mm sched cap trace ring teardown serve simscale)
 # Per-suite flags. The README's tables say "median of N repetitions" where these ask for them.
 declare -A extra=(
   [ring]="--benchmark_repetitions=7 --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true"

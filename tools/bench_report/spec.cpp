@@ -11,7 +11,7 @@
 namespace platypos::benchreport {
 namespace {
 
-const char* const kSuites[] = {"mm", "sched", "cap", "trace", "ring", "serve", "simscale"};
+const char* const kSuites[] = {"mm", "sched", "cap", "trace", "ring", "teardown", "serve", "simscale"};
 
 Metric m(const char* suite, const std::string& bench, const char* field = "time") { return {suite, bench, field}; }
 Value v(Metric a) { return {std::move(a), std::nullopt}; }
@@ -344,6 +344,35 @@ std::vector<Block> make_blocks() {
                           true,
                           "benchmark",
                           "vs Linux, same run"}}});
+
+  // Teardown off the scheduler's lock (bench/teardown_bench.cpp): a dedicated-core client's round trips while a
+  // kernel task launches and kills processes full of handles and channel cycles, against the same run without.
+  const std::string td_sim0 = "BM_Teardown/threads:0/churn:0", td_sim1 = "BM_Teardown/threads:0/churn:1";
+  const std::string td_thr0 = "BM_Teardown/threads:1/churn:0", td_thr1 = "BM_Teardown/threads:1/churn:1";
+  b.push_back({"teardown",
+               "**Process teardown against a running server** (`platypos_bench_teardown`: a dedicated-core client's "
+               "64-byte channel round trips to an echo process, 200,000 of them, while processes holding 98 handles "
+               "each, with channel cycles, are launched and killed in a loop (churn), and without; one run each)",
+               {"teardown"},
+               {ColumnsTable{"teardown",
+                             "mode",
+                             {{"sim (virtual time), no churn", td_sim0},
+                              {"sim (virtual time), churn", td_sim1},
+                              {"threads (host time), no churn", td_thr0},
+                              {"threads (host time), churn", td_thr1}},
+                             {{"p50", "p50_us", Unit::us},
+                              {"p99", "p99_us", Unit::us},
+                              {"p99.9", "p999_us", Unit::us},
+                              {"max", "max_us", Unit::us},
+                              {"processes killed", "kills", Unit::number}}},
+                RowsTable{{{.label = "p99.9 with churn ÷ without, sim",
+                            .value = ratio(m("teardown", td_sim1, "p999_us"), m("teardown", td_sim0, "p999_us")),
+                            .unit = Unit::ratio},
+                           {.label = "p99.9 with churn ÷ without, threads",
+                            .value = ratio(m("teardown", td_thr1, "p999_us"), m("teardown", td_thr0, "p999_us")),
+                            .unit = Unit::ratio}},
+                          false,
+                          "check"}}});
 
   const Metric trace_event = m("trace", "BM_TraceEvent");
   b.push_back({"trace",

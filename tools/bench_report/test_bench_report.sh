@@ -57,7 +57,9 @@ case $mode in
     has '| channel round trip, 64 B, two tasks on one core | not run | ≤ 150 ns: not run | Linux pipe round trip: not run |' README.md
     has '*Not run yet: `just bench` runs `build/hosted-release/bench/platypos_bench_cap` (no results/cap.json).*' README.md
     has '| one trace event (timestamp + 3 args into the per-CPU buffer) | not run | ≤ 15 ns: not run |' README.md
-    has 'Not run yet: sched, cap, trace.' README.md
+    has '| sim (virtual time), churn | not run | not run | not run | not run | not run |' README.md
+    has '| p99.9 with churn ÷ without, sim | not run |' README.md
+    has 'Not run yet: sched, cap, trace, teardown.' README.md
     # Benchmarks missing from a suite that ran (the fixture's simscale has the dedicated runs only), or that failed.
     has '| timeshare, 16 | not run | not run | not run | not run | not run |' README.md
     has '| dedicated, 64 | 20.0 / 26.0 / 30.0 us |' README.md
@@ -102,7 +104,7 @@ case $mode in
     has "unknown block 'rings'" err.txt
     grep -v 'bench:ring:end' original.md >README.md
     if "$tool" readme --readme README.md 2>err.txt; then fail "exit status 0 with a block never closed"; fi
-    has "block 'trace' begins inside block 'ring'" err.txt
+    has "block 'teardown' begins inside block 'ring'" err.txt
     grep -v 'bench:ring:begin' original.md >README.md
     if "$tool" readme --readme README.md 2>err.txt; then fail "exit status 0 with an end marker alone"; fi
     has "end of block 'ring' without its begin marker" err.txt
