@@ -78,23 +78,25 @@ usize RingServer::ring_count() const {
   return rings_.size();
 }
 
-bool RingServer::pass() {
-  // Retire the rings of processes that stopped being live.
+bool RingServer::pass(bool* stopping) {
+  // Retire the rings of processes that stopped being live, one at a time (retire() takes the lock again); with none
+  // left, in the same locked step, rotate for round-robin (the front ring goes to the back each pass, so each pass
+  // starts one later) and read whether to stop: one lock per pass when nothing is dying (each lock is a cross-core
+  // cache line the program's doorbell may also want).
   bool work = false;
   for (;;) {
     Ring* r = nullptr;
     {
       IrqSpinGuard g(lock_);
       r = dying_.pop_front();
+      if (r == nullptr) {
+        if (Ring* front = rings_.pop_front()) rings_.push_back(*front);
+        *stopping = stopping_;
+      }
     }
     if (r == nullptr) break;
     retire(r);
     work = true;
-  }
-  // Serve the others, round-robin: the front ring goes to the back each pass, so each pass starts one later.
-  {
-    IrqSpinGuard g(lock_);
-    if (Ring* front = rings_.pop_front()) rings_.push_back(*front);
   }
   const u64 now = Platform::now_ns();
   for (Ring* r = next_ring(nullptr); r != nullptr; r = next_ring(r)) {
@@ -107,12 +109,8 @@ bool RingServer::pass() {
 void RingServer::run() {
   u64 idle_since = 0;  // when the current stretch of empty passes began (0: the last pass had work)
   for (;;) {
-    const bool work = pass();
-    bool stopping = false;
-    {
-      IrqSpinGuard g(lock_);
-      stopping = stopping_;
-    }
+    bool stopping = false;  // (read at the start of the pass: a stop asked during it is seen by the next)
+    const bool work = pass(&stopping);
     if (stopping && !work) break;
     if (work) {
       idle_since = 0;

@@ -51,7 +51,8 @@ class RingServer {
  private:
   static void main(void* self);
   void run();
-  bool pass();
+  // One pass over the rings; *stopping: whether stop() had been asked when it began.
+  bool pass(bool* stopping);
   // The ring after `r` in rings_ (nullptr at the end), or the first with r == nullptr.
   Ring* next_ring(Ring* r) const;
   void wake_locked();  // lock_ held
