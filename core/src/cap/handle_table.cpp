@@ -39,8 +39,9 @@ bool HandleTable::close_some(u32 max) {
   {
     IrqSpinGuard g(lock_);
     if (!active()) return true;
-    // From the first call on, add(), install() and reserve() refuse: whatever is in the table now is all there will
-    // be, so the calls below empty it for good (a handle added meanwhile would be lost with the storage).
+    // From the first call on, add(), install(), reserve(), duplicate() and replace() refuse: whatever is in the table
+    // now is all there will be, so the calls below empty it for good (a handle added meanwhile would be lost with the
+    // storage).
     closing_ = true;
     // Empty slots under the lock, release the objects after: a release can destroy an object, and destroying a
     // channel endpoint, say, takes the channel's lock. (Slots behind the cursor stay empty: nothing is added.)
@@ -83,6 +84,9 @@ Result<HandleTable::Slot*> HandleTable::lookup_locked(Handle h) const {
 }
 
 Result<u32> HandleTable::alloc_slot_locked() {
+  // Every way into a slot (add, install, duplicate, replace) comes here: once close_all() began, a new slot could
+  // sit behind its cursor and outlive the table.
+  if (closing_) return Error::bad_state;
   if (free_head_ == 0 || capacity_ - count_ <= reserved_) return Error::no_resources;
   const u32 index = free_head_ - 1;
   free_head_ = slots_[index].next_free;

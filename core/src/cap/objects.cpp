@@ -1,5 +1,6 @@
 // The smaller kernel object types: Event, ProcessObject, MemoryObject, LogNamespace, OpaqueRef.
 
+#include <platypos/base/checked.hpp>
 #include <platypos/base/program_copy.hpp>
 #include <platypos/cap/event.hpp>
 #include <platypos/cap/log_namespace.hpp>
@@ -82,7 +83,7 @@ Result<Ref<MemoryObject>> MemoryObject::create(MemoryAccount& account, u64 bytes
 
 template <class F>
 Result<void> MemoryObject::for_range(u64 offset, u64 len, F&& f) const {
-  if (offset > size() || len > size() - offset) return Error::out_of_range;
+  if (!range_within(offset, len, 0, size())) return Error::out_of_range;  // (program values: checked, no wrap)
   u64 done = 0;
   while (done < len) {
     const u64 at = offset + done;

@@ -74,6 +74,11 @@ u64 MemoryAccount::used_bytes() {
   return reservation_.used_bytes();
 }
 
+u64 MemoryAccount::live_objects() {
+  IrqSpinGuard g(lock_);
+  return heap_->live_objects();
+}
+
 bool MemoryAccount::check_invariants() {
   {
     IrqSpinGuard g(lock_);

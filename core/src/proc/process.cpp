@@ -8,8 +8,6 @@ constinit ProcessTable* g_process_table = nullptr;
 
 namespace {
 
-constexpr u32 kSlotMask = 0xff;  // sched::ProcessId: the slot in the low 8 bits
-
 void copy_name(char* dst, usize cap, const char* src) {
   usize i = 0;
   for (; src != nullptr && src[i] != '\0' && i + 1 < cap; ++i) dst[i] = src[i];
@@ -46,8 +44,9 @@ Result<Process*> ProcessTable::spawn(const SpawnSpec& spec, sched::AdmissionShor
   const ProcessId pid = PLATYPOS_TRY(
       sched_.spawn({.name = spec.name, .cores = spec.cores, .memory_bytes = spec.memory_bytes, .held = true}, why));
   // The slot is ours: the scheduler does not reuse it before release_slot(), which only the teardown calls.
-  Process& p = processes_[pid & kSlotMask];
-  PLATYPOS_ASSERT(p.state() == Process::State::free, "process slot {} reused before its teardown", pid & kSlotMask);
+  Process& p = processes_[sched::process_slot(pid)];
+  PLATYPOS_ASSERT(p.state() == Process::State::free, "process slot {} reused before its teardown",
+                  sched::process_slot(pid));
   sched::Process* sp = sched_.find_process(pid);
   MemoryAccount* account = sp->memory();
   auto undo = [&](Error e) -> Error {
@@ -80,7 +79,7 @@ Result<Process*> ProcessTable::spawn(const SpawnSpec& spec, sched::AdmissionShor
 Process* ProcessTable::find(ProcessId pid) {
   if (pid == kNoProcess) return nullptr;
   IrqSpinGuard g(lock_);
-  Process& p = processes_[pid & kSlotMask];
+  Process& p = processes_[sched::process_slot(pid)];
   if (p.id_ != pid || p.state() == Process::State::free) return nullptr;
   return &p;
 }
@@ -157,7 +156,7 @@ void ProcessTable::on_exit(void* self, ProcessId pid, i64 code) {
   bool now = false;
   {
     IrqSpinGuard g(t->lock_);
-    Process& q = t->processes_[pid & kSlotMask];
+    Process& q = t->processes_[sched::process_slot(pid)];
     if (q.id_ != pid || q.state() != Process::State::live) return;  // not one of ours (a scheduler-only process)
     q.exit_code_ = code;
     q.state_.store(static_cast<u8>(Process::State::dying), std::memory_order_release);

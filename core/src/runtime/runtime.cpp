@@ -1,5 +1,6 @@
 #include <platypos/base/log.hpp>
 #include <platypos/mm/kernel_heap.hpp>
+#include <platypos/mm/reservation.hpp>
 #include <platypos/runtime/runtime.hpp>
 
 #include <new>
@@ -9,6 +10,9 @@ namespace {
 constexpr cap::Rights kSelfRights = cap::Rights::wait | cap::Rights::manage | cap::Rights::duplicate;
 constexpr u32 kMaxHeapOrder = BuddyAllocator::kMaxOrder;
 constexpr u64 kMinCoreShare = 64 * KiB;  // each core's heap
+
+// The ABI's limit is what one reservation can hold (mm/reservation.hpp), not a second definition of it.
+static_assert(abi::kMaxProcessMemory <= MemoryReservation::kMaxBytes, "a process's memory is one reservation");
 
 u32 floor_log2(u64 v) { return 63 - static_cast<u32>(__builtin_clzll(v)); }
 }  // namespace

@@ -10,7 +10,7 @@
 namespace platypos::sched {
 namespace {
 
-constexpr u32 kSlotBits = 8;
+constexpr u32 kSlotBits = kProcessSlotBits;
 static_assert(Scheduler::kMaxProcesses <= (1u << kSlotBits));
 // Generations fill the rest of a ProcessId; a slot whose generations are used up is retired (never reused).
 constexpr u32 kMaxGeneration = (1u << (32 - kSlotBits)) - 1;
@@ -87,7 +87,7 @@ u32 Scheduler::free_app_cores() const {
 }
 
 Process* Scheduler::find_process(ProcessId pid) {
-  const u32 slot = pid & ((1u << kSlotBits) - 1);
+  const u32 slot = process_slot(pid);
   if (pid == kNoProcess || slot >= kMaxProcesses) return nullptr;
   Process& p = processes_[slot];
   if (p.id_ != pid || (p.state_ != Process::State::running && p.state_ != Process::State::exiting)) return nullptr;
@@ -192,7 +192,7 @@ Result<void> Scheduler::exit_process(ProcessId pid, i64 code) {
   bool finished = false;
   {
     IrqSpinGuard g(lock_);
-    const u32 slot = pid & ((1u << kSlotBits) - 1);
+    const u32 slot = process_slot(pid);
     if (pid == kNoProcess || slot >= kMaxProcesses) return Error::not_found;
     Process& p = processes_[slot];
     if (p.id_ != pid || p.state_ == Process::State::free) return Error::not_found;
@@ -273,7 +273,7 @@ void Scheduler::run_exit_hook(ProcessId pid, i64 code) {
 
 Result<void> Scheduler::cancel_spawn(ProcessId pid) {
   IrqSpinGuard g(lock_);
-  const u32 slot = pid & ((1u << kSlotBits) - 1);
+  const u32 slot = process_slot(pid);
   if (pid == kNoProcess || slot >= kMaxProcesses) return Error::not_found;
   Process& p = processes_[slot];
   if (p.id_ != pid || p.state_ == Process::State::free) return Error::not_found;
@@ -287,7 +287,7 @@ Result<void> Scheduler::cancel_spawn(ProcessId pid) {
 
 Result<void> Scheduler::release_slot(ProcessId pid) {
   IrqSpinGuard g(lock_);
-  const u32 slot = pid & ((1u << kSlotBits) - 1);
+  const u32 slot = process_slot(pid);
   if (pid == kNoProcess || slot >= kMaxProcesses) return Error::not_found;
   Process& p = processes_[slot];
   if (p.id_ != pid || p.state_ == Process::State::free) return Error::not_found;
@@ -319,7 +319,7 @@ Result<Task*> Scheduler::create_task(ProcessId pid, const char* name, TaskEntry 
   IrqSpinGuard g(lock_);
   Process* p = nullptr;
   if (pid != kNoProcess) {
-    const u32 slot = pid & ((1u << kSlotBits) - 1);
+    const u32 slot = process_slot(pid);
     if (slot >= kMaxProcesses || processes_[slot].id_ != pid || processes_[slot].state_ == Process::State::free) {
       return Error::not_found;
     }

@@ -67,6 +67,12 @@ TEST(MemoryObject, PagesFromTheOwnersAccount) {
     ASSERT_TRUE(mo->read(3 * kPageSize, std::span(&z, 1)).has_value());
     EXPECT_EQ(z, 0);  // zero-filled
     EXPECT_EQ(mo->read(4 * kPageSize - 1, std::span(&z, 2)).error(), Error::out_of_range);
+    // Offsets a program may send whose end wraps past 2^64: outside, not a small end inside.
+    u8 buf[4] = {};
+    EXPECT_EQ(mo->read(~u64{0}, std::span(buf, 2)).error(), Error::out_of_range);
+    EXPECT_EQ(mo->write(~u64{0} - 1, std::span<const u8>(buf, 3)).error(), Error::out_of_range);
+    EXPECT_TRUE(mo->write(4 * kPageSize, std::span<const u8>(buf, 0)).has_value());  // empty, at the end: inside
+    EXPECT_EQ(mo->write(4 * kPageSize + 1, std::span<const u8>(buf, 0)).error(), Error::out_of_range);
     EXPECT_EQ(mo->page_at(4 * kPageSize).error(), Error::out_of_range);
     EXPECT_EQ(MemoryObject::create(*owner.account, 0).error(), Error::invalid_argument);
     EXPECT_EQ(MemoryObject::create(*owner.account, 2 * MiB).error(), Error::no_memory);  // beyond its reservation

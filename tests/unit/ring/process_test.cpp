@@ -51,7 +51,7 @@ TEST(ProcessIdentity, ASlotIsNotReusedWhileARingOfItsProcessRemains) {
       EXPECT_EQ(q.error(), Error::no_resources);
       break;
     }
-    EXPECT_NE((*q)->id() & 0xff, dead & 0xff) << "the dead process's slot was handed out";
+    EXPECT_NE(sched::process_slot((*q)->id()), sched::process_slot(dead)) << "the dead process's slot was handed out";
     others.push_back((*q)->id());
     ASSERT_LT(others.size(), sched::Scheduler::kMaxProcesses);
   }
@@ -65,7 +65,7 @@ TEST(ProcessIdentity, ASlotIsNotReusedWhileARingOfItsProcessRemains) {
   EXPECT_EQ(table.find(dead), nullptr);
   auto next = table.spawn({.name = "successor", .cores = 1, .memory_bytes = 256 * KiB});
   ASSERT_TRUE(next.has_value());
-  EXPECT_EQ((*next)->id() & 0xff, dead & 0xff);
+  EXPECT_EQ(sched::process_slot((*next)->id()), sched::process_slot(dead));
   EXPECT_NE((*next)->id(), dead);
   // The old id names nothing: exiting it again is not_found, not the successor.
   EXPECT_EQ(table.exit(dead).error(), Error::not_found);
@@ -78,9 +78,14 @@ TEST(ProcessIdentity, AHandleTableRefusesAddsOnceClosingBegan) {
   RingHarness h;
   cap::HandleTable& t = h.table();
   for (int i = 0; i < 40; ++i) ASSERT_TRUE(t.add(cap::Event::create().value(), cap::Rights::wait).has_value());
+  const cap::Handle last = t.add(cap::Event::create().value(), cap::Rights::wait | cap::Rights::duplicate).value();
   auto held = t.reserve(1).value();
   EXPECT_FALSE(t.close_some(8));  // the first batch: closing has begun
   EXPECT_EQ(t.add(cap::Event::create().value(), cap::Rights::wait).error(), Error::bad_state);
+  // Duplicate and replace take a new slot too: refused, and the handle they name is as it was.
+  EXPECT_EQ(t.duplicate(last, cap::Rights::wait).error(), Error::bad_state);
+  EXPECT_EQ(t.replace(last, cap::Rights::wait).error(), Error::bad_state);
+  EXPECT_EQ(t.info(last).value().rights, cap::Rights::wait | cap::Rights::duplicate);
   EXPECT_EQ(t.reserve(1).error(), Error::bad_state);
   cap::Capability caps[1] = {{cap::Event::create().value().leak(), cap::Rights::wait, 0}};
   cap::Handle out[1];

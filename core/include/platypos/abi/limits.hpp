@@ -35,6 +35,9 @@ inline constexpr std::uint32_t kMaxSpawnText = kMaxProgramName + 1 + (kMaxProgra
 // reservation can hold.
 inline constexpr std::uint64_t kMinProcessMemory = 256 * 1024;
 inline constexpr std::uint64_t kMaxProcessMemory = 8ull << 30;
+// Processes live at once, system-wide (each is a slot in the kernel's process table): a spawn beyond fails with
+// no_resources.
+inline constexpr std::uint32_t kMaxProcesses = 64;
 // Handle table capacity of a spawned process.
 inline constexpr std::uint32_t kProcessHandles = 256;
 

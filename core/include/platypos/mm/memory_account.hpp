@@ -42,6 +42,8 @@ class MemoryAccount {
   void reclaim() { heap_->reclaim(); }
   u64 capacity_bytes() const { return reservation_.capacity_bytes(); }
   u64 used_bytes();
+  // Slab objects live in the account's heap (allocations above KernelHeap::kMaxClass are pages: used_bytes()).
+  u64 live_objects();
   const DirectMap& direct_map() const { return reservation_.direct_map(); }
   // PageSource interface (alloc/free/direct_map): locked access to the reservation.
   Result<PhysAddr> alloc(u32 order) { return alloc_pages(order); }

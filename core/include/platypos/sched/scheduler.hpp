@@ -23,6 +23,7 @@
 // tasks. Everything else a process is (its handles, its process object, its rings, its teardown) belongs to the
 // process layer (proc/process.hpp), which the exit hook tells when the last task is gone.
 
+#include <platypos/abi/limits.hpp>
 #include <platypos/base/result.hpp>
 #include <platypos/mm/buddy.hpp>
 #include <platypos/mm/memory_account.hpp>
@@ -38,8 +39,12 @@ enum class CoreRole : u8 { kernel, app_free, app_assigned };
 const char* core_role_name(CoreRole r);
 
 // Process ids: slot in the low 8 bits, a generation above, so a stale id never names a newer process.
+// A process id: the slot in its low kProcessSlotBits bits, the slot's generation above (so an id is never reused
+// while a stale copy of it could still mean something).
 using ProcessId = u32;
 inline constexpr ProcessId kNoProcess = 0;
+inline constexpr u32 kProcessSlotBits = 8;
+inline constexpr u32 process_slot(ProcessId pid) { return pid & ((1u << kProcessSlotBits) - 1); }
 
 // A set of CPUs.
 class CpuSet {
@@ -129,7 +134,7 @@ const char* resource_name(AdmissionShortfall::Resource r);
 
 class Scheduler {
  public:
-  static constexpr usize kMaxProcesses = 64;
+  static constexpr usize kMaxProcesses = abi::kMaxProcesses;
   static constexpr u32 kDefaultStackOrder = 4;  // 64 KiB
 
   struct Config {
