@@ -4,6 +4,7 @@
 
 #include <platypos/platform.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -45,6 +46,22 @@ void deliver_due_timer(CpuState& c);
 
 // The running simulation, or nullptr (threads mode).
 extern SimMachine* g_sim;
+
+// Waits on `cv` until the absolute CLOCK_MONOTONIC time `deadline_ns` (steady_clock's clock on Linux), or for good if
+// the deadline cannot be represented as one: a saturated deadline (a program's WAIT with a huge timeout saturates at
+// 2^64 - 1 ns) would wrap to a negative steady_clock time, return at once, and turn every waiter into a busy loop that
+// holds its mutex (found by the hostile scenario in threads mode: a CPU thread spinning in cpu_idle starved the
+// waker of its mutex while the waker held a run-queue lock, and the machine stopped).
+template <class Lock, class... Pred>
+void wait_until_ns(std::condition_variable& cv, Lock& lk, u64 deadline_ns, Pred&&... pred) {
+  constexpr u64 kMaxRepresentable = static_cast<u64>(std::chrono::nanoseconds::max().count());
+  if (deadline_ns > kMaxRepresentable) {
+    cv.wait(lk, static_cast<Pred&&>(pred)...);
+  } else {
+    cv.wait_until(lk, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline_ns)),
+                  static_cast<Pred&&>(pred)...);
+  }
+}
 
 // The vector the hosted timer interrupt reports in traces (irq_enter/irq_exit): the bare-metal LAPIC timer's.
 inline constexpr u64 kTimerVector = 0x20;

@@ -103,7 +103,7 @@ void Machine::timer_thread_main() {
     if (next == 0) {
       timer_cv_.wait(lk, changed);
     } else {
-      timer_cv_.wait_until(lk, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(next)), changed);
+      wait_until_ns(timer_cv_, lk, next, changed);
     }
   }
 }

@@ -209,7 +209,7 @@ void HostedPlatform::cpu_idle() {
         return;
       }
       // CLOCK_MONOTONIC and steady_clock are the same clock on Linux.
-      c.cv.wait_until(lk, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(c.timer_deadline)));
+      wait_until_ns(c.cv, lk, c.timer_deadline);
     } else {
       c.cv.wait(lk);
     }

@@ -54,6 +54,41 @@ TEST(HostedMachine, IdleCpuIsWokenByAnother) {
   EXPECT_EQ(stage.load(), 3);
 }
 
+// A deadline past 2^63 ns (a program's WAIT can ask for one) fits no steady_clock time. The idling CPU and the timer
+// thread must still block on it, not spin: they once spun with their mutexes held, and a CPU that wanted to wake the
+// idle one (holding a run-queue lock meanwhile) waited for good (found by sim.hostile.threads). While CPU 0 idles
+// with such a timer and CPU 1 sleeps, the whole process should use next to no CPU time.
+TEST(HostedMachine, ADeadlineNoClockCanHoldIdlesWithoutSpinning) {
+  hosted::Machine m({.cpus = 2});
+  std::atomic<int> stage{0};
+  std::atomic<u64> busy_ns{0};
+  auto process_cpu_ns = [] {
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<u64>(ts.tv_sec) * 1'000'000'000u + static_cast<u64>(ts.tv_nsec);
+  };
+  m.run([&](CpuId cpu) {
+    if (cpu == 0) {
+      Platform::timer_arm((u64{1} << 63) + 12345);
+      stage = 1;
+      Platform::cpu_idle();  // until CPU 1 wakes it: the timer never fires
+      Platform::timer_cancel();
+      stage = 3;
+    } else {
+      while (stage.load() != 1) std::this_thread::yield();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // CPU 0 is in cpu_idle by now
+      const u64 before = process_cpu_ns();
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      busy_ns = process_cpu_ns() - before;
+      stage = 2;
+      Platform::cpu_wake(0);
+    }
+  });
+  EXPECT_EQ(stage.load(), 3);
+  // Spinning costs a whole host CPU (~200 ms here); blocked threads, next to nothing.
+  EXPECT_LT(busy_ns.load(), 50'000'000u) << "CPU time used while every CPU was idle or asleep";
+}
+
 std::atomic<int> g_timer_fires{0};
 std::atomic<bool> g_irqs_off_in_handler{false};
 void on_timer(u64) {
