@@ -54,6 +54,9 @@ LAYERS = [
     ("cap", None),
     # proc: Process (identity, generation, accounts, handle table, teardown), moved out of sched/scheduler.hpp.
     ("proc", None),
+    # io: sockets and files as kernel objects (net grants, listeners, streams), their kernel-side queues and the
+    # lanes through which a backend's device (hosted: io_uring; the simulator: its models) moves their bytes.
+    ("io", None),
     # ring: the kernel side of the system-call rings: SQ consumer, op dispatch and handlers, CQ producer, servers.
     ("ring", None),
     # runtime: programs as processes: launch, spawn, the ring servers The

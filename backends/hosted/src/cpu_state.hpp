@@ -23,6 +23,7 @@ struct CpuState {
   u64 timer_deadline = 0;      // 0: not armed
   u64 signaled_deadline = 0;   // the deadline the timer thread already flagged
   u32* sched_flags = nullptr;  // &t_sched_flags of the thread running this CPU
+  bool device_pending = false; // a device interrupt (raise_device_irq) not yet taken
 
   std::string console_line;  // console text up to the next newline
 };
@@ -39,6 +40,8 @@ u32 registered_cpu_count();
 void console_flush_all();
 // Whether cpu_relax() gives the host CPU away (MachineConfig::spin); set by Machine::run.
 void set_spin_yields(bool yields);
+// Takes this CPU's pending device interrupt, if any, in interrupt context (threads mode).
+void deliver_device_irq(CpuState& c);
 // Runs the timer handler in interrupt context (interrupts off around it).
 void fire_timer(u64 now);
 // Threads mode: fires this CPU's timer if its deadline has passed.

@@ -61,6 +61,55 @@ void sched_point_slow(SchedPoint p) {
     __atomic_fetch_and(&t_sched_flags, ~kSchedFlagTimer, __ATOMIC_RELAXED);
     deliver_due_timer(this_cpu());
   }
+  if ((__atomic_load_n(&t_sched_flags, __ATOMIC_ACQUIRE) & kSchedFlagDevice) != 0 && t_irq_enabled) {
+    deliver_device_irq(this_cpu());
+  }
+}
+
+namespace {
+struct DeviceIrq {
+  std::atomic<DeviceIrqHandler> handler{nullptr};
+  std::atomic<void*> context{nullptr};
+};
+DeviceIrq g_device_irqs[kMaxCpus];
+// The vector device interrupts report in traces.
+constexpr u64 kDeviceVector = 0x30;
+}  // namespace
+
+void set_device_irq_handler(CpuId cpu, DeviceIrqHandler handler, void* context) {
+  PLATYPOS_ASSERT(cpu < kMaxCpus, "device irq on cpu {}", cpu);
+  g_device_irqs[cpu].context.store(context, std::memory_order_relaxed);
+  g_device_irqs[cpu].handler.store(handler, std::memory_order_release);
+}
+
+void raise_device_irq(CpuId cpu) {
+  CpuState* target = nullptr;
+  std::lock_guard cpus(g_cpus_mu);  // the machine cannot go away meanwhile
+  if (g_cpus == nullptr || cpu >= g_cpu_count) return;
+  target = &g_cpus[cpu];
+  {
+    std::lock_guard g(target->mu);
+    target->device_pending = true;
+    if (target->sched_flags != nullptr) __atomic_fetch_or(target->sched_flags, kSchedFlagDevice, __ATOMIC_RELEASE);
+  }
+  target->cv.notify_one();
+}
+
+void deliver_device_irq(CpuState& c) {
+  {
+    std::lock_guard g(c.mu);
+    if (!c.device_pending) return;
+    c.device_pending = false;
+  }
+  __atomic_fetch_and(&t_sched_flags, ~kSchedFlagDevice, __ATOMIC_RELAXED);
+  DeviceIrq& d = g_device_irqs[c.id];
+  DeviceIrqHandler h = d.handler.load(std::memory_order_acquire);
+  if (h == nullptr) return;
+  const IrqState was = HostedPlatform::irq_save();
+  PLATYPOS_TRACE(irq_enter, kDeviceVector, 0);
+  h(d.context.load(std::memory_order_relaxed));
+  PLATYPOS_TRACE(irq_exit, kDeviceVector);
+  t_irq_enabled = was.was_enabled;
 }
 
 void fire_timer(u64 now) {
@@ -197,6 +246,11 @@ void HostedPlatform::cpu_idle() {
   for (;;) {
     if (c.wake_pending) {
       c.wake_pending = false;
+      return;
+    }
+    if (c.device_pending) {
+      lk.unlock();
+      deliver_device_irq(c);
       return;
     }
     if (c.timer_deadline != 0) {

@@ -15,6 +15,9 @@ const char* object_type_name(ObjectType t) {
     case ObjectType::log_namespace: return "log namespace";
     case ObjectType::opaque_ref: return "opaque reference";
     case ObjectType::event: return "event";
+    case ObjectType::net: return "net grant";
+    case ObjectType::listener: return "listener";
+    case ObjectType::stream: return "stream";
   }
   return "?";
 }

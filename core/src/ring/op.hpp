@@ -9,6 +9,7 @@
 #include <platypos/abi/ops.hpp>
 #include <platypos/cap/handle_table.hpp>
 #include <platypos/ring/ring.hpp>
+#include <platypos/ring/server.hpp>
 #include <platypos/ring/status.hpp>
 #include <platypos/ring/user_memory.hpp>
 
@@ -32,6 +33,12 @@ class OpContext {
   MemoryAccount& account() const { return *ring_.account_; }
   sched::ProcessId pid() const { return ring_.pid_; }
   const Spawner& spawner() const { return ring_.spawner_; }
+  // The network lane of the kernel core running the op (nullptr: no network device on this kernel).
+  io::Lane* lane() const { return ring_.server_ != nullptr ? ring_.server_->lane() : nullptr; }
+  // A multishot op's result before its last (abi: every success is one of these; its failure ends it): false if the
+  // CQ has no room for it now (can_post() first, before taking anything that must not be lost).
+  bool can_post() const { return ring_.can_emit(); }
+  bool post(i64 value) const { return ring_.emit(sqe_.user_data, value); }
 
   // Prepared from the op's row.
   cap::Ref<cap::KernelObject>& object() { return object_; }  // HandleUse::object (null: object_or_self with 0)

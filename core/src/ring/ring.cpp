@@ -154,6 +154,7 @@ void Ring::destroy() {
     g_totals.waits += stats_.waits;
     g_totals.cancelled += stats_.cancelled;
     g_totals.lost += stats_.lost;
+    g_totals.multishot += stats_.multishot;
   }
   MemoryAccount* account = account_;
   proc::Process* process = process_;
@@ -234,6 +235,15 @@ void Ring::complete(u64 user_data, i64 result, u64 seq) {
   ++stats_.completed;
   // Published by publish_completions(), once per batch: one store (one cache-line transfer to the program's core)
   // rather than one per entry.
+}
+
+bool Ring::emit(u64 user_data, i64 result) {
+  if (!can_emit()) return false;
+  const abi::Cqe c{user_data, result};
+  copy_program_memory(&cq_[cq_tail_ & cq_mask_], &c, sizeof c);
+  ++cq_tail_;
+  ++stats_.multishot;
+  return true;
 }
 
 void Ring::publish_completions() {

@@ -13,6 +13,10 @@ Result<void> RingServer::start(sched::Scheduler& s, const char* name, u64 idle_n
   return ok();
 }
 
+void RingServer::attach_net(u32 index, const io::NetDevice* device) {
+  lane_.init(index, device, [](void* self) { static_cast<RingServer*>(self)->wake(); }, this);
+}
+
 void RingServer::main(void* self) { static_cast<RingServer*>(self)->run(); }
 
 void RingServer::stop() {
@@ -99,6 +103,7 @@ bool RingServer::pass(bool* stopping) {
     work = true;
   }
   const u64 now = Platform::now_ns();
+  if (lane_.device() != nullptr) work |= lane_.poll(now);
   for (Ring* r = next_ring(nullptr); r != nullptr; r = next_ring(r)) {
     work |= r->process_ready(now) > 0;
     work |= r->consume(kBudget) > 0;
@@ -138,6 +143,13 @@ void RingServer::run() {
       const u64 d = r->next_deadline();
       if (d != 0 && (deadline == 0 || d < deadline)) deadline = d;
     }
+    // The network device: from here it interrupts the lane (which wakes this task) when it has news.
+    const bool net = lane_.device() != nullptr;
+    if (net && !pending) {
+      u64 d = 0;
+      pending = !lane_.prepare_idle(&d);
+      if (d != 0 && (deadline == 0 || d < deadline)) deadline = d;
+    }
     {
       IrqSpinGuard g(lock_);
       pending = pending || !dying_.empty() || stopping_;
@@ -147,6 +159,7 @@ void RingServer::run() {
       PLATYPOS_TRACE(ring_idle, n, deadline);
       (void)sched_->block_until(deadline);
     }
+    if (net) lane_.end_idle();
     for (Ring* r = next_ring(nullptr); r != nullptr; r = next_ring(r)) r->set_need_wakeup(false);
     idle_since = 0;
   }

@@ -134,6 +134,11 @@ std::uint32_t Context::reap() {
   const std::uint32_t n = ring_.reap([this](const abi::Cqe& cqe) {
     if (cqe.user_data == 0) return;  // detached
     auto* c = reinterpret_cast<detail::Completion*>(static_cast<std::uintptr_t>(cqe.user_data));
+    if (c->each != nullptr && cqe.result >= 0) {
+      ++in_flight_;  // not its last completion: it stays in flight
+      c->each(c->each_context, Handle{static_cast<std::uint32_t>(cqe.result)});
+      return;
+    }
     c->result = cqe.result;
     if (c->group != nullptr) {
       if (--c->group->remaining == 0) schedule(&c->group->node);
@@ -396,6 +401,54 @@ Operation<Handle> Context::replace(Handle h, std::uint64_t rights) {
   Sqe s = make(Op::handle_replace, h);
   s.arg0 = rights;
   return {*this, s, as_handle};
+}
+
+Operation<Context::Listening> Context::listen(Handle net, std::uint64_t endpoint, std::uint32_t backlog) {
+  Sqe s = make(Op::net_listen, net);
+  s.arg0 = endpoint;
+  s.arg1 = backlog;
+  return {*this, s, [](std::int64_t r) -> Expected<Listening> {
+            if (r < 0) return abi::status_of(r);
+            return Listening{Handle{static_cast<std::uint32_t>(r)}, static_cast<std::uint16_t>(r >> 32)};
+          }};
+}
+
+Operation<Handle> Context::accept(Handle listener) { return {*this, make(Op::net_accept, listener), as_handle}; }
+
+Operation<void> Context::accept_each(Handle listener, void (*on_connection)(void* context, Handle stream),
+                                     void* context) {
+  Sqe s = make(Op::net_accept, listener);
+  s.arg0 = abi::kAcceptMultishot;
+  Operation<void> op{*this, s, as_void};
+  op.set_each(on_connection, context);
+  return op;
+}
+
+Operation<Handle> Context::connect(Handle net, std::uint64_t endpoint) {
+  Sqe s = make(Op::net_connect, net);
+  s.arg0 = endpoint;
+  return {*this, s, as_handle};
+}
+
+Operation<std::uint64_t> Context::recv(Handle stream, std::span<char> out) {
+  Sqe s = make(Op::net_recv, stream);
+  s.addr = out.empty() ? 0 : addr_of(out.data());
+  s.len = static_cast<std::uint32_t>(out.size());
+  return {*this, s, as_u64};
+}
+
+Operation<std::uint64_t> Context::send(Handle stream, std::span<const char> in) {
+  Sqe s = make(Op::net_send, stream);
+  void* staged = nullptr;
+  s.addr = stage(in, &staged);
+  s.len = static_cast<std::uint32_t>(in.size());
+  return {*this, s, as_u64, staged, in.size()};
+}
+
+Operation<void> Context::shutdown(Handle stream, std::uint64_t how) {
+  Sqe s = make(Op::net_shutdown, stream);
+  s.arg0 = how;
+  return {*this, s, as_void};
 }
 
 // --- Programs -----------------------------------------------------------------------------------------------------

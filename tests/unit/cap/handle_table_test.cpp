@@ -65,7 +65,7 @@ TEST(HandleTable, RightsOnlyShrink) {
   EXPECT_EQ(d.table.info(weak).error(), Error::bad_handle);  // replaced: the old value is gone
   EXPECT_EQ(d.table.info(weaker).value().rights, Rights::none);
   EXPECT_EQ(d.table.count(), 2u);
-  EXPECT_EQ(d.table.duplicate(h, static_cast<Rights>(0x100)).error(), Error::invalid_argument);
+  EXPECT_EQ(d.table.duplicate(h, static_cast<Rights>(0x400)).error(), Error::invalid_argument);
 }
 
 TEST(HandleTable, ClosedValuesAreNotReusedSoon) {

@@ -196,7 +196,8 @@ TEST(RingBoundary, EventsSignalsRevocationAndReplacement) {
   more.arg0 = abi::rights::all;
   EXPECT_EQ(h.run_one(more), status(Error::revoked));
   Sqe rep = sqe(Op::handle_replace, ev);
-  rep.arg0 = abi::rights::all & ~abi::rights::signal & ~abi::rights::manage & ~abi::rights::read & ~abi::rights::write;
+  rep.arg0 = abi::rights::all & ~abi::rights::signal & ~abi::rights::manage & ~abi::rights::read & ~abi::rights::write &
+             ~abi::rights::listen & ~abi::rights::connect;
   EXPECT_TRUE(same(before, snapshot(h)));
   const i64 r = h.run_one(rep);
   ASSERT_GT(r, 0);
@@ -207,7 +208,7 @@ TEST(RingBoundary, EventsSignalsRevocationAndReplacement) {
   dup = sqe(Op::handle_duplicate, static_cast<u32>(r));
   dup.arg0 = 1u << 6;
   EXPECT_EQ(h.run_one(dup), status(Error::invalid_argument));
-  dup.arg0 = 1u << 8;
+  dup.arg0 = 1u << 10;  // above connect (bit 9), the highest right
   EXPECT_EQ(h.run_one(dup), status(Error::invalid_argument));
 }
 

@@ -47,12 +47,21 @@ extern __thread bool t_irq_enabled;
 extern __thread u32 t_sched_flags;
 inline constexpr u32 kSchedFlagHook = 1;
 inline constexpr u32 kSchedFlagTimer = 2;
+inline constexpr u32 kSchedFlagDevice = 4;
 void sched_point_slow(SchedPoint p);
 
 // The hook sched_point_slow() calls for every scheduling point while installed (the simulator's scheduler, or a
 // test's counter). install_sched_hook() also flags the calling thread; pass nullptr to remove it.
 using SchedHook = void (*)(SchedPoint p);
 void install_sched_hook(SchedHook hook);
+
+// Device interrupts (threads mode): a host thread that stands for a device (one waiting on an io_uring's eventfd)
+// raises one on a CPU; that CPU runs the handler registered for it, in interrupt context, at its next scheduling
+// point with interrupts on, or at once if it is idle. One handler per CPU (nullptr: none; a raised interrupt is then
+// dropped). Safe from any thread.
+using DeviceIrqHandler = void (*)(void* context);
+void set_device_irq_handler(CpuId cpu, DeviceIrqHandler handler, void* context);
+void raise_device_irq(CpuId cpu);
 
 // True while a SimMachine exists: ticks() is then its virtual clock (nanoseconds), so timestamps are deterministic.
 extern bool g_virtual_ticks;

@@ -15,10 +15,13 @@ enum class ObjectType : std::uint8_t {
   log_namespace = 4,
   opaque_ref = 5,
   event = 6,
+  net = 7,       // a grant: which addresses and ports its holder may listen on or connect to
+  listener = 8,  // a bound, listening TCP socket
+  stream = 9,    // a TCP connection
 };
 
 // Rights: what a handle lets its holder do. A mask that only ever shrinks (duplicate and replace can drop rights,
-// nothing adds one). Bit 6 is reserved (a future MAP right); a mask with it, or above bit 7, is invalid_argument.
+// nothing adds one). Bit 6 is reserved (a future MAP right); a mask with it, or above bit 9, is invalid_argument.
 namespace rights {
 inline constexpr std::uint32_t read = 1u << 0;       // read messages, bytes, log records
 inline constexpr std::uint32_t write = 1u << 1;      // write messages, bytes, log records
@@ -27,15 +30,20 @@ inline constexpr std::uint32_t duplicate = 1u << 3;  // make another handle with
 inline constexpr std::uint32_t wait = 1u << 4;       // wait on the object's signals
 inline constexpr std::uint32_t signal = 1u << 5;     // set and clear the object's user signals
 inline constexpr std::uint32_t manage = 1u << 7;     // revoke the object; exit a process; issue references
-inline constexpr std::uint32_t all = read | write | transfer | duplicate | wait | signal | manage;
+inline constexpr std::uint32_t listen = 1u << 8;     // net grant: listen on an address it allows
+inline constexpr std::uint32_t connect = 1u << 9;    // net grant: connect to an address it allows
+inline constexpr std::uint32_t all = read | write | transfer | duplicate | wait | signal | manage | listen | connect;
 }  // namespace rights
 
 // Signals: state bits an object raises and clears; WAIT completes when one it asks for is set. The low byte means
 // different things per type; the top byte is the user's (object_signal, with SIGNAL), the same on every type.
 namespace signals {
-inline constexpr std::uint32_t readable = 1u << 0;     // channel: a message is queued; log: a record is
-inline constexpr std::uint32_t writable = 1u << 1;     // channel: the peer's queue has room
-inline constexpr std::uint32_t peer_closed = 1u << 2;  // channel: the other end is gone
+inline constexpr std::uint32_t readable = 1u << 0;     // channel: a message is queued; log: a record is;
+                                                       // listener: a connection waits; stream: bytes, end or error
+inline constexpr std::uint32_t writable = 1u << 1;     // channel: the peer's queue has room; stream: its send
+                                                       // queue has room (and it is connected)
+inline constexpr std::uint32_t peer_closed = 1u << 2;  // channel: the other end is gone; stream: the peer ended
+                                                       // its side (end of stream) or the connection broke
 inline constexpr std::uint32_t exited = 1u << 3;       // process: it has exited
 inline constexpr std::uint32_t revoked = 1u << 4;      // any: revoked by a holder of MANAGE
 inline constexpr std::uint32_t user_mask = 0xffu << 24;

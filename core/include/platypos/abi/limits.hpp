@@ -53,6 +53,17 @@ inline constexpr std::uint64_t kMinLogBytes = kMaxLogRecord + 2;
 inline constexpr std::uint64_t kMaxLogBytes = 4ull << 20;
 inline constexpr std::uint64_t kDefaultLogBytes = 16 * 1024;
 
+// --- Network ----------------------------------------------------------------------------------------------------
+// Connections a listener holds that no net_accept has taken yet (net_listen's arg1; 0: the default). Beyond it new
+// connections are closed as they arrive: the client sees its connection reset, the program nothing.
+inline constexpr std::uint32_t kDefaultBacklog = 128;
+inline constexpr std::uint32_t kMaxBacklog = 4096;
+// What one stream holds in kernel memory (paid by its program), each way: bytes received and not read yet (at the
+// limit the kernel stops taking data from the network, so the sender's window closes: backpressure, not growth) and
+// bytes net_send accepted that are not on the wire yet (at the limit net_send takes fewer, or waits for room).
+inline constexpr std::uint32_t kStreamReceiveBytes = 256 * 1024;
+inline constexpr std::uint32_t kStreamSendBytes = 256 * 1024;
+
 // --- Time -------------------------------------------------------------------------------------------------------
 // The longest TIMEOUT (1000 hours). WAIT's timeout may be anything: its deadline saturates.
 inline constexpr std::uint64_t kMaxTimeoutNs = 1000ull * 3600 * 1'000'000'000;

@@ -45,6 +45,25 @@
 //   handle_revoke      handle (MANAGE)                                 0; every other handle to the object now
 //                                                                      fails with revoked, this one goes on
 //   handle_replace     handle, arg0: rights (a subset of its own)      the new handle; the old one is closed
+//   net_listen         handle: a net grant (LISTEN), arg0: endpoint    listener handle | (port << 32): the port it
+//                      (ipv4_endpoint; port 0: any free one),          is bound to (address_in_use, access_denied:
+//                      arg1: backlog (0: kDefaultBacklog)              not an address the grant allows)
+//   net_accept         handle: a listener (READ), arg0: 0, or          a stream handle; waits for a connection
+//                      kAcceptMultishot                                unless kSqeNonBlocking. Multishot: one
+//                                                                      completion per connection, until one
+//                                                                      fails (that one ends it); not in a chain
+//   net_connect        handle: a net grant (CONNECT), arg0: endpoint   a stream handle at once: WRITABLE once
+//                                                                      connected; if it fails, READABLE and
+//                                                                      PEER_CLOSED, and recv/send say why
+//                                                                      (connection_refused, connection_reset)
+//   net_recv           handle: a stream (READ), addr/len: buffer       bytes received, 0 at the end of the stream;
+//                                                                      waits for some unless kSqeNonBlocking
+//                                                                      (connection_reset: the connection broke)
+//   net_send           handle: a stream (WRITE), addr/len: bytes       bytes taken (fewer than len when its send
+//                                                                      queue is short of room); waits for room
+//                                                                      unless kSqeNonBlocking
+//   net_shutdown       handle: a stream (WRITE), arg0: kShutdownSend   0 (send: the peer sees the end of the stream
+//                      and/or kShutdownReceive                         once the queued bytes are sent)
 
 #include <platypos/abi/handles.hpp>
 #include <platypos/abi/limits.hpp>
@@ -113,7 +132,19 @@ enum class Buffer : std::uint8_t { none, in, out };
   X(handle_revoke, 21, field::handle, HandleUse::entry, rights::manage, ObjectType::any, Buffer::none, 0,             \
     Buffer::none, 0, false)                                                                                           \
   X(handle_replace, 22, field::handle | field::arg0, HandleUse::entry, 0, ObjectType::any, Buffer::none, 0,           \
-    Buffer::none, 0, false)
+    Buffer::none, 0, false)                                                                                           \
+  X(net_listen, 23, field::handle | field::arg0 | field::arg1, HandleUse::object, rights::listen, ObjectType::net,    \
+    Buffer::none, 0, Buffer::none, 0, false)                                                                          \
+  X(net_accept, 24, field::handle | field::arg0, HandleUse::object, rights::read, ObjectType::listener, Buffer::none,  \
+    0, Buffer::none, 0, false)                                                                                        \
+  X(net_connect, 25, field::handle | field::arg0, HandleUse::object, rights::connect, ObjectType::net, Buffer::none,  \
+    0, Buffer::none, 0, false)                                                                                        \
+  X(net_recv, 26, field::handle | field::addr | field::len, HandleUse::object, rights::read, ObjectType::stream,      \
+    Buffer::out, 0, Buffer::none, 0, false)                                                                           \
+  X(net_send, 27, field::handle | field::addr | field::len, HandleUse::object, rights::write, ObjectType::stream,     \
+    Buffer::in, 0, Buffer::none, 0, false)                                                                            \
+  X(net_shutdown, 28, field::handle | field::arg0, HandleUse::object, rights::write, ObjectType::stream,             \
+    Buffer::none, 0, Buffer::none, 0, false)
 
 enum class Op : std::uint8_t {
 #define PLATYPOS_ABI_OP_ENUM(name, number, ...) name = number,
@@ -167,6 +198,15 @@ constexpr const char* op_name(Op op) {
   const OpInfo* o = op_info(static_cast<std::uint8_t>(op));
   return o != nullptr ? o->name : "unknown_op";
 }
+
+// An IPv4 endpoint as net_listen and net_connect take it in arg0: (address << 16) | port, the address in host byte
+// order (127.0.0.1 is 0x7f000001); bits 48 to 63 must be zero.
+constexpr std::uint64_t ipv4_endpoint(std::uint32_t address, std::uint16_t port) {
+  return (std::uint64_t{address} << 16) | port;
+}
+inline constexpr std::uint64_t kAcceptMultishot = 1;
+inline constexpr std::uint64_t kShutdownSend = 1;
+inline constexpr std::uint64_t kShutdownReceive = 2;
 
 // Where channel_read and log_read report the sizes they needed (buffer_too_small).
 struct ReadNeeded {

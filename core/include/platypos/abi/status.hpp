@@ -30,7 +30,11 @@ namespace platypos::abi {
   X(misaligned, 17, "an address that must be aligned is not")                                              \
   X(not_allocated, 18, "freeing what is not allocated")                                                    \
   X(revoked, 19, "the object was revoked by a holder of MANAGE")                                           \
-  X(limit_reached, 20, "a limit of the object (queue depth, chain length, ring size) would be exceeded")
+  X(limit_reached, 20, "a limit of the object (queue depth, chain length, ring size) would be exceeded")     \
+  X(address_in_use, 21, "the address is bound already (a listener on that port)")                         \
+  X(connection_refused, 22, "nobody listens at the address, or it refused the connection")                \
+  X(connection_reset, 23, "the connection broke: the peer reset it, or the network failed")              \
+  X(io_error, 24, "the device or the host failed the transfer")
 
 enum class Status : std::int32_t {
 #define PLATYPOS_ABI_STATUS_ENUM(name, value, meaning) name = value,

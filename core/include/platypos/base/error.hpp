@@ -29,7 +29,11 @@ namespace platypos {
   X(misaligned, 17, "an address that must be aligned is not")                                                 \
   X(not_allocated, 18, "freeing memory that is not currently allocated (never was, or freed twice)")          \
   X(revoked, 19, "the object behind the handle was revoked by its manager")                                   \
-  X(limit_reached, 20, "a per-object limit (queue depth, message size) would be exceeded")
+  X(limit_reached, 20, "a per-object limit (queue depth, message size) would be exceeded")                   \
+  X(address_in_use, 21, "the address is bound already (a listener on that port)")                         \
+  X(connection_refused, 22, "nobody listens at the address, or it refused the connection")                \
+  X(connection_reset, 23, "the connection broke: the peer reset it, or the network failed")              \
+  X(io_error, 24, "the device or the host failed the transfer")
 
 enum class Error : u16 {
 #define PLATYPOS_ERROR_ENUM(name, value, meaning) name = value,

@@ -17,6 +17,8 @@ enum class Rights : u32 {
   wait = abi::rights::wait,
   signal = abi::rights::signal,
   manage = abi::rights::manage,
+  listen = abi::rights::listen,
+  connect = abi::rights::connect,
   all = abi::rights::all,
 };
 

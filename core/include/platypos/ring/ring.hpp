@@ -84,6 +84,7 @@ class Ring : public ListNode<RingListTag>, public ListNode<RingDyingTag> {
     u64 waits = 0;      // system calls: wait_completions that blocked
     u64 cancelled = 0;  // accepted entries never completed because the process exited (destroy())
     u64 lost = 0;       // rings whose in-flight count at exit did not match what was cancelled (a kernel bug)
+    u64 multishot = 0;  // completions beyond the one per entry: a multishot op's results before its last
   };
   const Stats& stats() const { return stats_; }
   // Accepted operations whose completion is not written yet (parked, or the rest of a parked chain).
@@ -180,6 +181,10 @@ class Ring : public ListNode<RingListTag>, public ListNode<RingDyingTag> {
   // a parked op being retried (its object signalled or its deadline passed), else null.
   Outcome dispatch(const abi::Sqe& sqe, const PendingOp* resumed);
   void complete(u64 user_data, i64 result, u64 seq);
+  // A multishot op's result before its last: written now, on top of the completion its entry was promised. False
+  // (nothing written) if the CQ has no room for it beyond the promised ones.
+  bool emit(u64 user_data, i64 result);
+  bool can_emit() { return cq_free(1) >= 1; }
   // Fault injection: holds a finished single entry's completion back for a random time (false: no memory for it).
   bool delay(const abi::Sqe& sqe, i64 result, u64 seq);
   void publish_completions();

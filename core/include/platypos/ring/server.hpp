@@ -7,6 +7,7 @@
 // callback or the earliest parked deadline wakes it.
 
 #include <platypos/base/intrusive_list.hpp>
+#include <platypos/io/net.hpp>
 #include <platypos/ring/ring.hpp>
 #include <platypos/sched/scheduler.hpp>
 #include <platypos/sync/spinlock.hpp>
@@ -37,6 +38,11 @@ class RingServer {
   // Wakes the server task (doorbell, observer callbacks), from any CPU, until the task has ended (then it does
   // nothing). Cheap if it is running: a pending wake-up. Takes the server's lock, then the scheduler's run-queue lock.
   void wake();
+
+  // The network's lane on this server's core (before start(); none: the net ops fail with not_supported). The
+  // server polls it every pass and sleeps only when the device agrees (NetDevice::prepare_idle).
+  void attach_net(u32 index, const io::NetDevice* device);
+  io::Lane* lane() { return lane_.device() != nullptr ? &lane_ : nullptr; }
 
   // How many times the task went to sleep for lack of work.
   u64 idle_blocks() const;
@@ -69,6 +75,7 @@ class RingServer {
   bool exited_ = false;  // under lock_: set by the task as its last act, so that wake() never touches a reaped task
   u64 idle_blocks_ = 0;  // under lock_
   u64 idle_ns_ = kDefaultIdleNs;
+  io::Lane lane_;
 };
 
 }  // namespace platypos::ring

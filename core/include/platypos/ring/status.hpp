@@ -35,6 +35,10 @@ inline constexpr ErrorStatus kErrorStatus[] = {
     {Error::not_allocated, abi::Status::not_allocated},
     {Error::revoked, abi::Status::revoked},
     {Error::limit_reached, abi::Status::limit_reached},
+    {Error::address_in_use, abi::Status::address_in_use},
+    {Error::connection_refused, abi::Status::connection_refused},
+    {Error::connection_reset, abi::Status::connection_reset},
+    {Error::io_error, abi::Status::io_error},
 };
 
 namespace detail {

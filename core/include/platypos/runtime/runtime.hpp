@@ -55,18 +55,25 @@ class Runtime {
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
+  // The network device the servers' lanes drive (before start(); none: the net ops fail with not_supported).
+  void set_net(const io::NetDevice* device) { net_ = device; }
+  const io::NetDevice* net() const { return net_; }
+
   // Starts `servers` ring-server tasks (usually one per kernel core), and the process table's reaper. Fails with
   // invalid_argument (0 or too many) or like create_task.
   Result<void> start(u32 servers, u64 idle_ns = RingServer::kDefaultIdleNs);
   // Stops the servers and the reaper (once every launched process is gone they have nothing left to do).
   void stop();
   // A supervisor's last act, once every process it launched has exited (from a kernel task): sleeps until the servers
-  // have retired every ring, then stop(). If `deadline_ns` (0: none) passes first, fails with timed_out and leaves
+  // have retired every ring and their network lanes have let go of every socket (a closed stream sends what it had
+  // queued first), then stop(). If `deadline_ns` (0: none) passes first, fails with timed_out and leaves
   // the runtime running: the rings still there name their processes (for_each_ring on each server), and they would
   // outlive the runtime's destruction.
   Result<void> shutdown(u64 deadline_ns = 0);
   // Rings on the servers (not yet retired).
   usize ring_count() const;
+  // Sockets the network device still holds, over every lane.
+  u64 open_sockets();
 
   // Launches `spec.program` with `caps` as its initial handles (moved in, in order; at most kMaxInitialHandles).
   // Returns a reference to the new process's object. Fails with not_found (no such program), invalid_argument
@@ -99,6 +106,7 @@ class Runtime {
   RingServer servers_[kMaxServers];
   u32 server_count_ = 0;
   u32 next_server_ = 0;
+  const io::NetDevice* net_ = nullptr;
   SpinLock lock_{"runtime"};
 };
 

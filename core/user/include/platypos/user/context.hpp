@@ -55,6 +55,10 @@ struct Completion : Resumable {
   abi::Sqe sqe{};
   std::int64_t result = 0;
   Group* group = nullptr;  // part of a linked set: resume the awaiter when all are done
+  // A multishot op (they yield handles): each success goes to each(each_context, handle) as it is reaped; the
+  // failure that ends it resumes the awaiter.
+  void (*each)(void* context, Handle h) = nullptr;
+  void* each_context = nullptr;
 };
 struct Group {
   std::uint32_t remaining = 0;
@@ -91,6 +95,11 @@ class [[nodiscard]] Operation {
     return static_cast<Operation&&>(*this);
   }
   const abi::Sqe& sqe() const { return c_.sqe; }
+  // Makes it a multishot op's awaitable: see Context::accept_each.
+  void set_each(void (*each)(void* context, Handle h), void* context) {
+    c_.each = each;
+    c_.each_context = context;
+  }
 
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h);
@@ -203,6 +212,28 @@ class Context {
   Operation<void> revoke(Handle h);
   // A handle with `rights` (a subset of h's) in place of `h`, which is closed.
   Operation<Handle> replace(Handle h, std::uint64_t rights);
+
+  // --- Sockets (a net grant from the parent says where) ---
+  struct Listening {
+    Handle listener;
+    std::uint16_t port = 0;  // the port it is bound to (the one asked for, or the free one picked for port 0)
+  };
+  // Listens on `endpoint` (abi::ipv4_endpoint) with the grant `net`; backlog 0: abi::kDefaultBacklog.
+  Operation<Listening> listen(Handle net, std::uint64_t endpoint, std::uint32_t backlog = 0);
+  // The next connection's stream (waits for one).
+  Operation<Handle> accept(Handle listener);
+  // A multishot accept: one entry for every connection to come. Each new stream goes to on_connection(context, it),
+  // called by the executor as its completion is reaped (start a task for it there: cx.spawn); co_await gives the
+  // status that ended it (no_resources: out of handles, that connection closed; re-arm when there is room).
+  Operation<void> accept_each(Handle listener, void (*on_connection)(void* context, Handle stream), void* context);
+  // A stream connecting to `endpoint`: WRITABLE once connected (wait on it), READABLE|PEER_CLOSED if it failed.
+  Operation<Handle> connect(Handle net, std::uint64_t endpoint);
+  // Bytes received into `out` (waits for some); 0 at the end of the stream.
+  Operation<std::uint64_t> recv(Handle stream, std::span<char> out);
+  // Bytes taken from `in` (waits for room for some; fewer than in.size() when the send queue is short of room).
+  Operation<std::uint64_t> send(Handle stream, std::span<const char> in);
+  // abi::kShutdownSend and/or abi::kShutdownReceive.
+  Operation<void> shutdown(Handle stream, std::uint64_t how);
 
   template <class... Ts>
   Linked<Ts...> linked(Operation<Ts>&&... ops) {
