@@ -40,6 +40,7 @@ struct NetShared {
   std::atomic<bool> finished{false};  // the machine stopped (the program is gone): clients stop waiting
 };
 constinit NetShared* g_net = nullptr;
+constexpr int kClients = 8;
 
 // Echoes one stream until its end; returns the bytes echoed, or -1.
 Task<std::int64_t> echo_stream(Context& cx, Handle s) {
@@ -95,7 +96,10 @@ struct MultiState {
   int accepted = 0;
 };
 Task<void> echo_task(Context& cx, Handle s, int* done) {
-  if (co_await echo_stream(cx, s) >= 0) ++*done;
+  // (Not `if (co_await ...)` as a Task<void>'s last statement: g++ 12 miscompiles that shape, docs/rings.md.)
+  const std::int64_t n = co_await echo_stream(cx, s);
+  *done += n >= 0 ? 1 : 0;
+  co_return;
 }
 Task<int> net_multi_main(Context& cx) {
   const Handle net = cx.initial_handles()[0];
@@ -268,22 +272,21 @@ TEST(NetHosted, ConnectionsOneAfterAnotherEachGetTheirOwnStream) {
   EXPECT_EQ(r.sockets_after, 0u);
 }
 
-// DISABLED: hangs (the program never sees all 8 echoes done); multishot accept is not verified end to end yet.
-TEST(NetHosted, DISABLED_AMultishotAcceptServesConcurrentClients) {
+TEST(NetHosted, AMultishotAcceptServesConcurrentClients) {
   std::atomic<int> good{0};
   const NetRun r = run_echo(
       [&](u16 port) {
         std::vector<std::thread> clients;
-        for (int i = 0; i < 8; ++i) {
+        for (int i = 0; i < kClients; ++i) {
           clients.emplace_back([&, i] {
             if (echo_once(port, std::string(1000 + i * 5000, static_cast<char>('A' + i)))) ++good;
           });
         }
         for (auto& t : clients) t.join();
       },
-      8, "t-net-multi");
+      kClients, "t-net-multi");
   EXPECT_EQ(r.exit_code, 0);
-  EXPECT_EQ(good.load(), 8);
+  EXPECT_EQ(good.load(), kClients);
   EXPECT_EQ(r.open_after, 0u);
   EXPECT_EQ(r.sockets_after, 0u);
 }
