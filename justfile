@@ -23,6 +23,13 @@ sim *args:
     @cmake --build --preset hosted --target platypos-sim
     @build/hosted/sim/platypos-sim "$@"
 
+# Serve memcached's text protocol from kv-server, a PlatypOS process on the hosted backend (threads mode, a real socket) until Ctrl-C: just serve [--listen IPV4:PORT] [--kv-memory BYTES]
+[positional-arguments]
+serve *args:
+    @[ -f build/hosted/CMakeCache.txt ] || cmake --preset hosted
+    @cmake --build --preset hosted --target platypos-sim
+    @build/hosted/sim/platypos-sim --scenario kv --mode threads "$@"
+
 # Run the simulator under gdb, with the PlatypOS commands (platypos-cpus, platypos-tasks, platypos-sim)
 [positional-arguments]
 sim-debug *args:

@@ -28,6 +28,10 @@ packages=(
   libclang-rt-14-dev  # clang's sanitizer and fuzzer runtimes
   clang-format        # just fmt / just lint
   clang-tidy          # just lint
+  libmemcached-tools  # memccapable, memccp, memccat, memcslap: memcached clients the kv-server tests use
+  python3-pymemcache  # a second memcached client (Python), in the kv-server tests
+  netcat-openbsd      # nc: the line `just serve` prints for a first try
+  memcached           # the peer `just bench-kv` measures kv-server against
 )
 
 missing=()

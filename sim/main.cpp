@@ -1,6 +1,7 @@
 // platypos-sim: runs PlatypOS scenarios on the hosted backend, in the deterministic simulator (default) or with one
 // OS thread per simulated CPU. `platypos-sim --help` lists the options, `--list-scenarios` the scenarios.
 
+#include <platypos/abi/limits.hpp>
 #include <platypos/base/log.hpp>
 #include <platypos/hosted/console.hpp>
 
@@ -81,6 +82,9 @@ int main(int argc, char** argv) {
   app.add_option("--policy", policy,
                  "dedicated: processes own their cores, never preempted; timeshare: all cores shared, round-robin")
       ->check(CLI::IsMember({"dedicated", "timeshare"}));
+  app.add_option("--listen", opt.listen, "kv scenario: the address kv-server listens on, IPV4:PORT (port 0: any)");
+  app.add_option("--kv-memory", opt.kv_memory_bytes, "kv scenario: kv-server's memory in bytes (its items get most)")
+      ->check(CLI::Range(platypos::abi::kMinProcessMemory, platypos::abi::kMaxProcessMemory));
   app.add_option("--seed", opt.seed, "Seed of the simulated schedule and of the workload");
   app.add_option("--duration", opt.duration_text, "Run length (virtual time in sim mode): e.g. 200ms, 1s, 500us");
   app.add_option("--load", opt.load, "Offered load, as a fraction of each server's capacity")
@@ -147,7 +151,9 @@ int main(int argc, char** argv) {
     return usage("--quantum: '" + opt.quantum_text + "' is not a duration like 4ms");
   }
   if (opt.scenario == "programs" && cpus_opt->count() == 0) opt.cpus = 12;
-  if (opt.scenario == "programs" && app.get_option("--log-level")->count() == 0) opt.log_level = "info";
+  if ((opt.scenario == "programs" || opt.scenario == "kv") && app.get_option("--log-level")->count() == 0) {
+    opt.log_level = "info";
+  }
   if (opt.kernel_cores >= opt.cpus) {
     return usage("--kernel-cores must leave at least one app core (--cpus " + std::to_string(opt.cpus) + ")");
   }

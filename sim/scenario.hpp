@@ -27,6 +27,8 @@ std::span<const Scenario> scenarios();
 int run_programs_scenario(const Options& opt);
 // The hostile scenario (hostile_scenario.cpp).
 int run_hostile_scenario(const Options& opt);
+// kv_scenario.cpp
+int run_kv_scenario(const Options& opt);
 
 // --trace FILE / --trace-level LEVEL (main.cpp): run_kernel() records the run into FILE (hosted::TraceSession).
 struct TraceOptions {

@@ -383,6 +383,10 @@ std::span<const Scenario> scenarios() {
        "mid-chain; killed and relaunched at seeded times) beside a well-behaved pair whose results must be a clean "
        "run's; then nothing may be left (--program-args 'count=N hostile=N iters=N')",
        &run_hostile_scenario},
+      {"kv",
+       "kv-server (a memcached-compatible server) on a real socket, threads mode only, until Ctrl-C (--listen "
+       "IPV4:PORT, default 127.0.0.1:11311; --kv-memory BYTES for the process; just serve)",
+       &run_kv_scenario},
   };
   return list;
 }

@@ -1,0 +1,458 @@
+// kv-server: a memcached-compatible server (the text protocol) on the sockets its net grant allows, so unmodified
+// memcached clients work against it (libmemcached's tools, pymemcache, nc).
+//
+//   kv-server [port=11311] [address=127.0.0.1 as 0x7f000001] [memory=BYTES] [epoch=UNIX_SECONDS]
+//   handles: 0 a net grant that allows listening on the address
+//
+// Items live in `memory` bytes of the program's own memory (default: 3/4 of its heap, at most all but 8 MiB), in
+// memcached-style slab classes with an LRU each: when they are full, the least recently used items of the class go
+// (cache.hpp). It never grows past that. `epoch` is the Unix time at launch, for memcached's absolute expiry times
+// (a relative time is up to 30 days in seconds); without it, absolute times are refused as invalid.
+//
+// One task per connection: it reads into a buffer that grows to hold one command line and one item (1 MiB), answers
+// every complete command in it into an output buffer, and sends that whole before it reads again, so a client that
+// does not read its replies holds at most one batch of them (the kernel's send queue then fills: backpressure).
+// Serves on core 0 (the item store is one core's; see the issue-19 note).
+
+#include <platypos/base/format.hpp>
+
+#include "../support/args.hpp"
+#include "../support/console.hpp"
+#include "cache.hpp"
+#include "protocol.hpp"
+
+namespace platypos::examples::kv {
+namespace {
+
+using user::Context;
+using user::Handle;
+using user::Status;
+using user::Task;
+
+constexpr std::uint64_t kRelativeLimit = 60 * 60 * 24 * 30;  // memcached: larger exptimes are Unix times
+constexpr std::size_t kInitialIn = 4096;
+constexpr std::size_t kMaxIn = 2 * 1024 * 1024;  // a line and a 1 MiB item, with room to spare
+constexpr std::size_t kInitialOut = 4096;
+
+struct Server {
+  Context* cx;
+  Context& context() { return *cx; }  // (a coroutine's frame comes from its context's heap)
+  Cache cache;
+  std::uint64_t epoch_s = 0;     // Unix time at start_ns (0: unknown)
+  std::uint64_t start_ns = 0;
+  std::uint64_t connections = 0;
+  std::uint64_t total_connections = 0;
+  std::uint64_t gets = 0, hits = 0, misses = 0, sets = 0;
+  std::uint64_t flush_at_ns = 0;  // a delayed flush_all (0: none)
+};
+
+// A growable byte buffer from the program's heap.
+struct Buffer {
+  user::Heap* heap = nullptr;
+  char* data = nullptr;
+  std::size_t cap = 0;
+  std::size_t len = 0;
+  bool reserve(std::size_t want) {
+    if (want <= cap) return true;
+    std::size_t n = cap == 0 ? 256 : cap;
+    while (n < want) n *= 2;
+    char* d = static_cast<char*>(heap->alloc(n));
+    if (d == nullptr) return false;
+    if (len > 0) __builtin_memcpy(d, data, len);
+    if (data != nullptr) heap->free(data, cap);
+    data = d;
+    cap = n;
+    return true;
+  }
+  void release() {
+    if (data != nullptr) heap->free(data, cap);
+    data = nullptr;
+    cap = len = 0;
+  }
+  bool append(std::string_view s) {
+    if (!reserve(len + s.size())) return false;
+    __builtin_memcpy(data + len, s.data(), s.size());
+    len += s.size();
+    return true;
+  }
+  bool append_u64(std::uint64_t v) {
+    char tmp[24];
+    std::size_t n = 0;
+    do {
+      tmp[n++] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v != 0);
+    char out[24];
+    for (std::size_t i = 0; i < n; ++i) out[i] = tmp[n - 1 - i];
+    return append({out, n});
+  }
+  void consume(std::size_t n) {
+    __builtin_memmove(data, data + n, len - n);
+    len -= n;
+  }
+};
+
+// memcached's exptime to a monotonic deadline: 0 never; negative: already expired; up to 30 days: relative seconds;
+// above: a Unix time. False: an absolute time while the Unix time is unknown.
+bool deadline_of(const Server& s, std::int64_t exptime, std::uint64_t now, std::uint64_t* out) {
+  if (exptime == 0) {
+    *out = 0;
+    return true;
+  }
+  if (exptime < 0) {
+    *out = 1;  // in the past: gone at the next look
+    return true;
+  }
+  const auto e = static_cast<std::uint64_t>(exptime);
+  if (e <= kRelativeLimit) {
+    *out = now + e * 1'000'000'000ull;
+    return true;
+  }
+  if (s.epoch_s == 0) return false;
+  const std::uint64_t unix_now = s.epoch_s + (now - s.start_ns) / 1'000'000'000ull;
+  *out = e <= unix_now ? 1 : now + (e - unix_now) * 1'000'000'000ull;
+  return true;
+}
+
+void reply(Buffer& out, const Command& c, std::string_view text) {
+  if (!c.noreply) (void)out.append(text);
+}
+
+// Runs a storage command whose data block is `data`.
+void store(Server& s, const Command& c, std::string_view data, Buffer& out) {
+  ++s.sets;
+  const std::uint64_t now = s.cx->now_ns();
+  const std::string_view key = c.keys[0];
+  Item* old = s.cache.find(key, now);
+  std::uint64_t deadline = 0;
+  if (!deadline_of(s, c.exptime, now, &deadline)) return reply(out, c, "CLIENT_ERROR invalid exptime argument\r\n");
+  switch (c.verb) {
+    case Verb::add:
+      if (old != nullptr) {
+        s.cache.touch(old);
+        return reply(out, c, "NOT_STORED\r\n");
+      }
+      break;
+    case Verb::replace:
+    case Verb::append:
+    case Verb::prepend:
+      if (old == nullptr) return reply(out, c, "NOT_STORED\r\n");
+      break;
+    case Verb::cas:
+      if (old == nullptr) return reply(out, c, "NOT_FOUND\r\n");
+      if (old->cas != c.cas) return reply(out, c, "EXISTS\r\n");
+      break;
+    default:
+      break;
+  }
+  const bool concat = c.verb == Verb::append || c.verb == Verb::prepend;
+  const std::size_t len = data.size() + (concat ? old->value_len : 0);
+  bool too_large = false;
+  Item* it = len <= s.cache.max_value(key.size()) ? s.cache.allocate(key, len, &too_large) : nullptr;
+  if (it == nullptr) {
+    if (len > s.cache.max_value(key.size()) || too_large) {
+      return reply(out, c, "SERVER_ERROR object too large for cache\r\n");
+    }
+    return reply(out, c, "SERVER_ERROR out of memory storing object\r\n");
+  }
+  // (allocate may have evicted `old`: look again before reading it.)
+  old = s.cache.find(key, now);
+  if (concat && old == nullptr) {
+    s.cache.discard(it);
+    return reply(out, c, "NOT_STORED\r\n");
+  }
+  if (concat) {
+    it->flags = old->flags;
+    it->expires_ns = old->expires_ns;
+    char* v = it->value();
+    if (c.verb == Verb::append) {
+      __builtin_memcpy(v, old->value(), old->value_len);
+      __builtin_memcpy(v + old->value_len, data.data(), data.size());
+    } else {
+      __builtin_memcpy(v, data.data(), data.size());
+      __builtin_memcpy(v + data.size(), old->value(), old->value_len);
+    }
+  } else {
+    it->flags = c.flags;
+    it->expires_ns = deadline;
+    __builtin_memcpy(it->value(), data.data(), data.size());
+  }
+  s.cache.link(it);
+  reply(out, c, "STORED\r\n");
+}
+
+void retrieve(Server& s, const Command& c, Buffer& out) {
+  const std::uint64_t now = s.cx->now_ns();
+  for (std::size_t i = 0; i < c.key_count; ++i) {
+    ++s.gets;
+    Item* it = s.cache.find(c.keys[i], now);
+    if (it == nullptr) {
+      ++s.misses;
+      continue;
+    }
+    ++s.hits;
+    s.cache.touch(it);
+    bool ok = out.append("VALUE ") && out.append(it->key_view()) && out.append(" ") && out.append_u64(it->flags) &&
+              out.append(" ") && out.append_u64(it->value_len);
+    if (c.verb == Verb::gets) ok = ok && out.append(" ") && out.append_u64(it->cas);
+    ok = ok && out.append("\r\n") && out.append(it->value_view()) && out.append("\r\n");
+    if (!ok) {
+      (void)out.append("SERVER_ERROR out of memory writing get response\r\n");
+      return;
+    }
+  }
+  (void)out.append("END\r\n");
+}
+
+void arithmetic(Server& s, const Command& c, Buffer& out) {
+  const std::uint64_t now = s.cx->now_ns();
+  Item* it = s.cache.find(c.keys[0], now);
+  if (it == nullptr) return reply(out, c, "NOT_FOUND\r\n");
+  std::uint64_t v = 0;
+  if (!parse_u64(it->value_view(), &v)) {
+    return reply(out, c, "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
+  }
+  v = c.verb == Verb::incr ? v + c.delta : (c.delta > v ? 0 : v - c.delta);  // incr wraps at 2^64, decr stops at 0
+  char digits[24];
+  std::size_t n = 0;
+  char tmp[24];
+  std::uint64_t x = v;
+  do {
+    tmp[n++] = static_cast<char>('0' + x % 10);
+    x /= 10;
+  } while (x != 0);
+  for (std::size_t i = 0; i < n; ++i) digits[i] = tmp[n - 1 - i];
+  bool too_large = false;
+  Item* fresh = s.cache.allocate(c.keys[0], n, &too_large);
+  if (fresh == nullptr) return reply(out, c, "SERVER_ERROR out of memory\r\n");
+  it = s.cache.find(c.keys[0], now);
+  if (it == nullptr) {
+    s.cache.discard(fresh);
+    return reply(out, c, "NOT_FOUND\r\n");
+  }
+  fresh->flags = it->flags;
+  fresh->expires_ns = it->expires_ns;
+  __builtin_memcpy(fresh->value(), digits, n);
+  s.cache.link(fresh);
+  if (!c.noreply) (void)(out.append({digits, n}) && out.append("\r\n"));
+}
+
+void stats(Server& s, Buffer& out) {
+  const Cache::Stats& st = s.cache.stats();
+  const std::uint64_t now = s.cx->now_ns();
+  auto stat = [&](std::string_view name, std::uint64_t v) {
+    (void)(out.append("STAT ") && out.append(name) && out.append(" ") && out.append_u64(v) && out.append("\r\n"));
+  };
+  stat("pid", 1);
+  stat("uptime", (now - s.start_ns) / 1'000'000'000ull);
+  stat("time", s.epoch_s + (now - s.start_ns) / 1'000'000'000ull);
+  (void)out.append("STAT version 1.6.0\r\n");
+  stat("curr_connections", s.connections);
+  stat("total_connections", s.total_connections);
+  stat("cmd_get", s.gets);
+  stat("cmd_set", s.sets);
+  stat("get_hits", s.hits);
+  stat("get_misses", s.misses);
+  stat("curr_items", st.items);
+  stat("total_items", st.total_items);
+  stat("bytes", st.bytes);
+  stat("limit_maxbytes", s.cache.budget());
+  stat("evictions", st.evictions);
+  stat("expired_unfetched", st.expired);
+  stat("threads", 1);
+  (void)out.append("END\r\n");
+}
+
+// One command; false: close the connection (quit).
+bool execute(Server& s, const Command& c, std::string_view data, Buffer& out) {
+  switch (c.verb) {
+    case Verb::get:
+    case Verb::gets: retrieve(s, c, out); break;
+    case Verb::set:
+    case Verb::add:
+    case Verb::replace:
+    case Verb::append:
+    case Verb::prepend:
+    case Verb::cas: store(s, c, data, out); break;
+    case Verb::del: {
+      Item* it = s.cache.find(c.keys[0], s.cx->now_ns());
+      if (it == nullptr) return reply(out, c, "NOT_FOUND\r\n"), true;
+      s.cache.remove(it);
+      reply(out, c, "DELETED\r\n");
+      break;
+    }
+    case Verb::incr:
+    case Verb::decr: arithmetic(s, c, out); break;
+    case Verb::touch: {
+      const std::uint64_t now = s.cx->now_ns();
+      Item* it = s.cache.find(c.keys[0], now);
+      if (it == nullptr) return reply(out, c, "NOT_FOUND\r\n"), true;
+      std::uint64_t deadline = 0;
+      if (!deadline_of(s, c.exptime, now, &deadline)) {
+        return reply(out, c, "CLIENT_ERROR invalid exptime argument\r\n"), true;
+      }
+      it->expires_ns = deadline;
+      s.cache.touch(it);
+      reply(out, c, "TOUCHED\r\n");
+      break;
+    }
+    case Verb::flush_all:
+      if (c.has_delay && c.exptime > 0) {
+        std::uint64_t at = 0;
+        if (!deadline_of(s, c.exptime, s.cx->now_ns(), &at)) return reply(out, c, "CLIENT_ERROR bad command line format\r\n"), true;
+        s.flush_at_ns = at;
+      } else {
+        s.cache.flush();
+      }
+      reply(out, c, "OK\r\n");
+      break;
+    case Verb::version: (void)out.append("VERSION 1.6.0\r\n"); break;
+    case Verb::stats: stats(s, out); break;
+    case Verb::verbosity: reply(out, c, "OK\r\n"); break;
+    case Verb::quit: return false;
+    case Verb::none: break;
+  }
+  return true;
+}
+
+Task<bool> send_all(Context& cx, Handle stream, Buffer& out) {
+  std::size_t off = 0;
+  while (off < out.len) {
+    auto n = co_await cx.send(stream, {out.data + off, out.len - off});
+    if (!n) co_return false;
+    off += *n;
+  }
+  out.len = 0;
+  co_return true;
+}
+
+Task<void> serve_connection(Server& s, Handle stream) {
+  Context& cx = *s.cx;
+  ++s.connections;
+  ++s.total_connections;
+  Buffer in{&cx.heap()};
+  Buffer out{&cx.heap()};
+  bool open = in.reserve(kInitialIn) && out.reserve(kInitialOut);
+  std::uint64_t swallow = 0;  // bytes of a refused item's data block still to skip
+  while (open) {
+    if (in.len == in.cap && !(in.cap < kMaxIn && in.reserve(in.cap * 2))) break;
+    auto n = co_await cx.recv(stream, {in.data + in.len, in.cap - in.len});
+    if (!n || *n == 0) break;  // the client went (or broke the connection)
+    in.len += *n;
+    if (s.flush_at_ns != 0 && cx.now_ns() >= s.flush_at_ns) {
+      s.flush_at_ns = 0;
+      s.cache.flush();
+    }
+    // Every complete command in the buffer.
+    for (;;) {
+      if (swallow > 0) {
+        const std::uint64_t k = swallow < in.len ? swallow : in.len;
+        in.consume(k);
+        swallow -= k;
+        if (swallow > 0) break;
+      }
+      if (in.len == 0) break;
+      const Parse p = parse_command({in.data, in.len});
+      if (p.status == Parse::Status::need_more) break;
+      if (p.status == Parse::Status::fatal) {
+        (void)out.append(p.reply);
+        open = false;
+        break;
+      }
+      if (p.status == Parse::Status::error) {
+        (void)out.append(p.reply);
+        in.consume(p.line_bytes);
+        swallow = p.swallow;
+        continue;
+      }
+      const Command& c = p.command;
+      const bool storage = c.verb == Verb::set || c.verb == Verb::add || c.verb == Verb::replace ||
+                           c.verb == Verb::append || c.verb == Verb::prepend || c.verb == Verb::cas;
+      std::string_view data;
+      std::size_t used = p.line_bytes;
+      if (storage) {
+        const std::size_t need = p.line_bytes + c.bytes + 2;
+        if (in.len < need) {
+          if (need > in.cap && !in.reserve(need)) open = false;
+          break;  // the rest of the data block is still coming
+        }
+        if (in.data[p.line_bytes + c.bytes] != '\r' || in.data[p.line_bytes + c.bytes + 1] != '\n') {
+          (void)out.append("CLIENT_ERROR bad data chunk\r\n");
+          in.consume(p.line_bytes);
+          swallow = c.bytes + 2;  // memcached skips what it took for the block
+          continue;
+        }
+        data = {in.data + p.line_bytes, c.bytes};
+        used = need;
+      }
+      if (!execute(s, c, data, out)) open = false;
+      in.consume(used);
+      if (!open) break;
+    }
+    if (out.len > 0 && !co_await send_all(cx, stream, out)) break;
+    if (in.cap > kInitialIn && in.len <= kInitialIn) {  // a big item went: give its buffer back
+      Buffer small{&cx.heap()};
+      if (small.reserve(kInitialIn)) {
+        (void)small.append({in.data, in.len});
+        in.release();
+        in = small;
+      }
+    }
+  }
+  if (out.len > 0) (void)co_await send_all(cx, stream, out);
+  in.release();
+  out.release();
+  --s.connections;
+  (void)co_await cx.close(stream);
+  co_return;
+}
+
+Task<int> kv_server_main(Context& cx) {
+  const Args args(cx.args());
+  if (cx.env().core_index != 0) co_return 0;  // the item store is core 0's (see the header)
+  const auto handles = cx.initial_handles();
+  const std::uint64_t port = args.u64_or("port", 11311);
+  const std::uint64_t address = args.u64_or("address", 0x7f000001);
+  // Items get three quarters of the heap, up to all but 8 MiB (connection buffers and task frames take the rest).
+  const std::uint64_t heap = cx.heap().capacity();
+  const std::uint64_t rest = heap / 4 < (8ull << 20) ? heap / 4 : (8ull << 20);
+  const std::uint64_t memory = args.u64_or("memory", heap - rest);
+  if (handles.empty() || !args.ok() || port > 65535 || address > 0xffffffffu) {
+    co_await say(cx, "kv-server: usage: kv-server [port=N] [address=IPV4] [memory=BYTES] [epoch=UNIX_SECONDS], with "
+                     "a net grant as handle 0");
+    co_return 2;
+  }
+  Server* s = cx.heap().make<Server>();
+  if (s == nullptr || !s->cache.init(cx.heap(), memory)) cx.fatal("kv-server: no memory for the item store");
+  s->cx = &cx;
+  s->epoch_s = args.u64_or("epoch", 0);
+  s->start_ns = cx.now_ns();
+  auto l = co_await cx.listen(handles[0], abi::ipv4_endpoint(static_cast<std::uint32_t>(address),
+                                                              static_cast<std::uint16_t>(port)),
+                              abi::kMaxBacklog);
+  if (!l) {
+    co_await say(cx, "kv-server: cannot listen on port {}: {}", port, abi::status_name(l.status()));
+    co_return 1;
+  }
+  co_await say(cx, "kv-server: listening on {}.{}.{}.{}:{} with {} MiB for items", address >> 24,
+               (address >> 16) & 0xff, (address >> 8) & 0xff, address & 0xff, l->port, memory >> 20);
+  auto on_connection = [](void* server, Handle stream) {
+    auto* srv = static_cast<Server*>(server);
+    srv->cx->spawn(serve_connection(*srv, stream));
+  };
+  // Multishot: armed until it fails (out of handles: that connection was closed; arm again after a pause).
+  for (;;) {
+    const auto r = co_await cx.accept_each(l->listener, on_connection, s);
+    const Status st = r ? Status::ok : r.status();
+    if (st != Status::no_resources) {
+      co_await say(cx, "kv-server: accepting stopped: {}", abi::status_name(st));
+      break;
+    }
+    (void)co_await cx.sleep(1'000'000);
+  }
+  co_return 1;
+}
+
+}  // namespace
+PLATYPOS_USER_PROGRAM("kv-server", kv_server_main);
+}  // namespace platypos::examples::kv

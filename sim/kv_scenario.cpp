@@ -1,0 +1,148 @@
+// The kv scenario (`just serve`): kv-server (examples/kv) as a process on the hosted backend in threads mode, on a
+// real Linux socket: memcached clients on this machine can use it. It runs until SIGINT or SIGTERM (Ctrl-C), then
+// ends the process, waits until the ring servers have let go of every socket, and checks that nothing leaked.
+
+#include <platypos/cap/wait.hpp>
+#include <platypos/hosted/uring_net.hpp>
+#include <platypos/io/net.hpp>
+#include <platypos/runtime/runtime.hpp>
+
+#include <arpa/inet.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cinttypes>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <string>
+
+#include "scenario.hpp"
+
+namespace platypos::simtool {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) { g_stop.store(true); }
+
+struct KvWorld {
+  const Options* opt = nullptr;
+  std::unique_ptr<ring::Runtime> runtime;
+  std::unique_ptr<hosted::UringNet> net;
+  u32 address = 0;
+  u16 port = 0;
+  std::string args;
+  Error launch_error = Error::none;
+  i64 exit_code = 0;
+  bool stopped_by_signal = false;
+  std::vector<std::string> problems;
+  u64 end_ns = 0;
+};
+
+void kv_supervisor(void* arg) {
+  auto* w = static_cast<KvWorld*>(arg);
+  sched::Scheduler& s = sched::scheduler();
+  ring::Runtime& rt = *w->runtime;
+  rt.start(w->opt->kernel_cores).expect("ring servers");
+  const io::NetRule rule{.address = w->address, .port_first = w->port, .port_last = w->port, .listen = true};
+  auto grant = io::NetGrant::create(nullptr, {&rule, 1}).expect("net grant");
+  cap::Capability caps[1] = {{grant.leak(), cap::Rights::listen, 0}};
+  auto p = rt.launch({.program = "kv-server", .cores = 1, .memory_bytes = w->opt->kv_memory_bytes, .args = w->args},
+                     caps);
+  if (p.is_error()) {
+    w->launch_error = p.error();
+  } else {
+    // Until the program ends by itself, or a signal asks.
+    while ((*p)->signals() & cap::kSignalExited ? false : !g_stop.load()) s.sleep_for(10'000'000);
+    if (g_stop.load() && ((*p)->signals() & cap::kSignalExited) == 0) {
+      w->stopped_by_signal = true;
+      (void)s.exit_process((*p)->pid(), 0);
+    }
+    (void)cap::wait_signals(**p, cap::kSignalExited, 0);
+    w->exit_code = (*p)->exit_code();
+    p->reset();
+  }
+  if (rt.shutdown(Platform::now_ns() + 5'000'000'000ull).is_error()) {
+    w->problems.push_back(std::to_string(rt.ring_count()) + " rings and " + std::to_string(rt.open_sockets()) +
+                          " sockets still there 5 s after the server ended");
+    rt.stop();
+  }
+  w->end_ns = Platform::now_ns();
+  while (s.live_tasks() > 1) s.sleep_for(10'000);
+  s.stop();
+}
+
+}  // namespace
+
+int run_kv_scenario(const Options& opt) {
+  if (opt.mode != Mode::threads) {
+    std::fprintf(stderr,
+                 "platypos-sim: the kv scenario serves real sockets: it needs --mode threads (the simulator's network "
+                 "model is not there yet)\n");
+    return 2;
+  }
+  KvWorld w;
+  w.opt = &opt;
+  // --listen ADDRESS:PORT
+  const std::string& l = opt.listen;
+  const auto colon = l.rfind(':');
+  in_addr a{};
+  unsigned long port = 0;
+  char* end = nullptr;
+  if (colon == std::string::npos || inet_pton(AF_INET, l.substr(0, colon).c_str(), &a) != 1 ||
+      (port = std::strtoul(l.c_str() + colon + 1, &end, 10), *end != '\0') || colon + 1 == l.size() || port > 65535) {
+    std::fprintf(stderr, "platypos-sim: --listen '%s': expected IPV4:PORT, e.g. 127.0.0.1:11311\n", l.c_str());
+    return 2;
+  }
+  w.address = ntohl(a.s_addr);
+  w.port = static_cast<u16>(port);
+  w.args = "port=" + std::to_string(w.port) + " address=" + std::to_string(w.address) +
+           " epoch=" + std::to_string(static_cast<unsigned long long>(std::time(nullptr)));
+  if (!opt.program_args.empty()) w.args += " " + opt.program_args;
+  if (w.args.size() >= abi::kMaxProgramArgs) {
+    std::fprintf(stderr, "platypos-sim: --program-args: too long\n");
+    return 2;
+  }
+  struct sigaction sa{};
+  sa.sa_handler = &on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::printf("platypos-sim: scenario kv, mode threads, %u cpus (%u kernel cores, one ring server each)\n", opt.cpus,
+              opt.kernel_cores);
+  std::printf("kv-server: memcached text protocol on %s (Ctrl-C stops it)\n", l.c_str());
+  if (w.port != 0) {
+    std::printf("try:  printf 'set k 0 0 1\\r\\nv\\r\\nget k\\r\\n' | nc -q 1 %s %u\n", l.substr(0, colon).c_str(),
+                w.port);
+  }
+  std::fflush(stdout);
+  int status = 0;
+  run_kernel(
+      opt,
+      [&](hosted::Kernel& k) {
+        w.net = std::make_unique<hosted::UringNet>(opt.kernel_cores);
+        w.runtime = std::make_unique<ring::Runtime>(k.processes(), ring::linked_programs());
+        w.runtime->set_net(w.net->device());
+        k.scheduler().create_task(sched::kNoProcess, "supervisor", &kv_supervisor, &w).expect("supervisor");
+      },
+      [&](hosted::Kernel& k, const RunResult& r) {
+        std::printf("\n");
+        if (w.launch_error != Error::none) {
+          std::printf("kv-server: not launched: %s\n", error_name(w.launch_error));
+          status = 1;
+        } else if (w.stopped_by_signal) {
+          std::printf("kv-server: stopped by a signal\n");
+        } else {
+          std::printf("kv-server: exited with %" PRIi64 " (see the console above)\n", w.exit_code);
+          status = 1;
+        }
+        w.runtime.reset();
+        if (w.net->open_sockets() != 0) {
+          w.problems.push_back(std::to_string(w.net->open_sockets()) + " host sockets still open");
+        }
+        if (finish_report(k, opt, r, w.problems, w.end_ns) != 0) status = 1;
+      });
+  return status;
+}
+
+}  // namespace platypos::simtool
