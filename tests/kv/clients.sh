@@ -43,7 +43,15 @@ c.set("n", "10")
 assert c.incr("n", 5) == 15 and c.decr("n", 100) == 0
 assert c.delete("py") and c.get("py") is None
 assert c.get_many(["n", "none"]) == {"n": b"0"}
-print("pymemcache: set/add/gets/cas/incr/decr/delete/get_many")
+big = bytes(range(256)) * 3900  # 998,400 bytes: near memcached's 1 MiB item limit
+assert c.set("big", big) and c.get("big") == big
+try:
+    c.set("huge", b"x" * (2 << 20))
+    raise AssertionError("a 2 MiB item was stored")
+except Exception as e:
+    assert "too large" in str(e), e
+assert c.get("big") == big  # the refused item's data was skipped: the connection goes on
+print("pymemcache: set/add/gets/cas/incr/decr/delete/get_many, a 1 MB item, a 2 MiB one refused")
 PY
 else
   fail "pymemcache missing (./setup.sh installs python3-pymemcache)"

@@ -182,7 +182,7 @@ std::vector<Block> make_blocks() {
                             .value = v(m("mm", "BM_BuddyAllocFree/order:4/steady:1")),
                             .baseline = malloc4k,
                             .baseline_label = "malloc/free 4 KiB"},
-                           {.label = "buddy order-0 alloc+free, fresh (split to order 10 and merge back every time)",
+                           {.label = "buddy order-0 alloc+free, fresh (split from the largest block and merged back every time)",
                             .value = v(m("mm", "BM_BuddyAllocFree/order:0/steady:0")),
                             .baseline = malloc4k,
                             .baseline_label = "malloc/free 4 KiB"},

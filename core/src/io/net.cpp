@@ -299,6 +299,7 @@ Socket::Wants Socket::wants() {
   w.send_bytes = tx_bytes_;
   w.receive = kind_ == Kind::stream && connected_ && !shut_receive_ && !end_received_ && error_ == Error::none &&
               rx_bytes_ < abi::kStreamReceiveBytes;
+  if (kind_ == Kind::stream && rx_bytes_ >= abi::kStreamReceiveBytes) rx_stalled_ = true;  // tell it when read
   w.shutdown_send = shut_send_ && tx_bytes_ == 0 && !shut_send_done_;
   return w;
 }
@@ -369,7 +370,9 @@ u64 Socket::deliver(std::span<const u8> bytes) {
     rx_bytes_ += take;
     took += take;
   }
-  if (took < bytes.size()) rx_stalled_ = true;
+  // A full queue stops the device as surely as bytes it could not take: either way the next read must tell it.
+  // (Only the first once lost a transfer: a recv that filled the queue exactly left the device waiting for good.)
+  if (took < bytes.size() || rx_bytes_ >= abi::kStreamReceiveBytes) rx_stalled_ = true;
   if (took > 0) update_signals_locked();
   return took;
 }

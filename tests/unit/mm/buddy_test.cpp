@@ -39,8 +39,11 @@ TEST(Buddy, SingleRegionSplitsAndMerges) {
 }
 
 TEST(Buddy, BlocksAreNaturallyAligned) {
-  BuddyFixture f(16 * MiB, kNoRegions);
-  ASSERT_TRUE(f.add(0x101000, 12 * MiB).has_value());  // starts at an odd page: the edges get small blocks
+  // Room for one block of every order up to kMaxOrder (2^14 pages: 64 MiB), starting at an odd page: the edges get
+  // small blocks.
+  constexpr u64 kRegion = (kPageSize << (BuddyAllocator::kMaxOrder + 1)) + 12 * MiB;
+  BuddyFixture f(kRegion + 4 * MiB, kNoRegions);
+  ASSERT_TRUE(f.add(0x101000, kRegion).has_value());
   EXPECT_TRUE(f.buddy.check_invariants());
   std::vector<std::pair<PhysAddr, u32>> got;
   for (u32 o = 0; o <= BuddyAllocator::kMaxOrder; ++o) {
@@ -51,7 +54,7 @@ TEST(Buddy, BlocksAreNaturallyAligned) {
     got.push_back({*a, o});
   }
   for (auto [a, o] : got) ASSERT_TRUE(f.buddy.free(a, o).has_value());
-  EXPECT_EQ(f.buddy.stats().free_pages, 12 * MiB / kPageSize);
+  EXPECT_EQ(f.buddy.stats().free_pages, kRegion / kPageSize);
   EXPECT_TRUE(f.buddy.check_invariants());
 }
 
@@ -113,7 +116,7 @@ TEST(Buddy, AllocErrors) {
   ASSERT_TRUE(f.add(0, 8 * MiB).has_value());
   EXPECT_EQ(f.buddy.alloc(BuddyAllocator::kMaxOrder + 1).error(), Error::invalid_argument);
   EXPECT_EQ(f.buddy.alloc_pages(0).error(), Error::invalid_argument);
-  EXPECT_EQ(f.buddy.alloc_pages(1025).error(), Error::invalid_argument);
+  EXPECT_EQ(f.buddy.alloc_pages((1u << BuddyAllocator::kMaxOrder) + 1).error(), Error::invalid_argument);
   auto a = f.buddy.alloc_pages(3);  // rounds up to 4 pages
   ASSERT_TRUE(a.has_value());
   EXPECT_TRUE(f.buddy.is_allocated(*a, 2));

@@ -47,7 +47,7 @@ inline constexpr std::uint64_t kMaxMemoryObjectBytes = 64ull << 20;
 // --- Log namespaces ---------------------------------------------------------------------------------------------
 inline constexpr std::uint32_t kMaxLogName = 32;
 inline constexpr std::uint32_t kMaxLogRecord = 1024;
-// The record ring: at least one record of the largest size and its 2-byte length; at most 4 MiB (one block of the
+// The record ring: at least one record of the largest size and its 2-byte length; at most 4 MiB (one block, within the
 // kernel's largest allocation order); 16 KiB when log_create's arg0 is 0.
 inline constexpr std::uint64_t kMinLogBytes = kMaxLogRecord + 2;
 inline constexpr std::uint64_t kMaxLogBytes = 4ull << 20;

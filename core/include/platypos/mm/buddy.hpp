@@ -31,7 +31,7 @@ namespace platypos {
 
 class BuddyAllocator {
  public:
-  static constexpr u32 kMaxOrder = 10;
+  static constexpr u32 kMaxOrder = 14;
   static constexpr u32 kOrders = kMaxOrder + 1;
 
   struct Region {
