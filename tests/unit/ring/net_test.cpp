@@ -147,6 +147,70 @@ Task<int> net_full_main(Context& cx) {
 }
 PLATYPOS_USER_PROGRAM("t-net-full", net_full_main);
 
+// Malformed and hostile entries for the socket ops, raw: each gets its specific status and changes nothing (the
+// stream still echoes afterwards).
+user::Expected<std::int64_t> raw_result(std::int64_t r) {
+  if (r < 0) return abi::status_of(r);
+  return r;
+}
+Task<std::int64_t> raw(Context& cx, abi::Op op, std::uint32_t handle, std::uint64_t addr = 0, std::uint32_t len = 0,
+                       std::uint64_t arg0 = 0, std::uint64_t arg1 = 0, std::uint8_t flags = 0) {
+  abi::Sqe s{};
+  s.opcode = static_cast<std::uint8_t>(op);
+  s.flags = flags;
+  s.handle = handle;
+  s.addr = addr;
+  s.len = len;
+  s.arg0 = arg0;
+  s.arg1 = arg1;
+  auto r = co_await user::Operation<std::int64_t>(cx, s, &raw_result);
+  co_return r ? *r : -static_cast<std::int64_t>(r.status());
+}
+constexpr std::int64_t st(Status s) { return -static_cast<std::int64_t>(s); }
+
+Task<int> net_hostile_main(Context& cx) {
+  using abi::Op;
+  const Handle net = cx.initial_handles()[0];
+  auto l = co_await cx.listen(net, abi::ipv4_endpoint(kLoopback, 0));
+  if (!l) co_return 40;
+  const std::uint32_t lh = l->listener.value;
+  if (co_await raw(cx, Op::net_listen, net.value, 0, 0, abi::ipv4_endpoint(kLoopback, 0), abi::kMaxBacklog + 1) !=
+      st(Status::invalid_argument))
+    co_return 41;  // backlog above the limit
+  if (co_await raw(cx, Op::net_accept, lh, 0, 0, 2) != st(Status::invalid_argument)) co_return 42;  // unknown flag
+  if (co_await raw(cx, Op::net_accept, lh, 0, 0, abi::kAcceptMultishot, 0, abi::kSqeNonBlocking) !=
+      st(Status::invalid_argument))
+    co_return 43;  // multishot cannot be non-blocking
+  if (co_await raw(cx, Op::net_accept, lh, 0, 0, 0, 0, abi::kSqeNonBlocking) != st(Status::would_block))
+    co_return 44;
+  if (co_await raw(cx, Op::net_accept, net.value) != st(Status::wrong_type)) co_return 45;  // a grant, not a listener
+  if (co_await raw(cx, Op::net_listen, lh, 0, 0, abi::ipv4_endpoint(kLoopback, 0)) != st(Status::wrong_type))
+    co_return 46;
+  g_net->port.store(l->port);
+  auto s = co_await cx.accept(l->listener);
+  if (!s) co_return 47;
+  const std::uint32_t sh = s->value;
+  char buf[64];
+  const auto at = reinterpret_cast<std::uint64_t>(buf);
+  const auto mem = reinterpret_cast<std::uint64_t>(cx.env().memory);
+  const std::uint64_t end = mem + cx.env().memory_bytes;
+  if (co_await raw(cx, Op::net_recv, sh, end - 8, 64) != st(Status::out_of_range)) co_return 48;  // runs off the end
+  if (co_await raw(cx, Op::net_send, sh, 8, 64) != st(Status::out_of_range)) co_return 49;        // not its memory
+  if (co_await raw(cx, Op::net_recv, lh, at, 64) != st(Status::wrong_type)) co_return 50;          // a listener
+  if (co_await raw(cx, Op::net_send, sh, at, 8, 1) != st(Status::invalid_argument)) co_return 51;  // arg0 unused
+  if (co_await raw(cx, Op::net_shutdown, sh, 0, 0, 0) != st(Status::invalid_argument)) co_return 52;
+  if (co_await raw(cx, Op::net_shutdown, sh, 0, 0, 4) != st(Status::invalid_argument)) co_return 53;
+  auto ro = co_await cx.duplicate(*s, abi::rights::read | abi::rights::wait);
+  if (!ro || co_await raw(cx, Op::net_send, ro->value, at, 8) != st(Status::access_denied)) co_return 54;
+  (void)co_await cx.close(*ro);
+  if (co_await raw(cx, Op::net_recv, ro->value, at, 8) != st(Status::bad_handle)) co_return 55;  // closed
+  // Nothing above changed the stream: it echoes as if they had not happened.
+  if (co_await echo_stream(cx, *s) < 0) co_return 56;
+  (void)co_await cx.close(l->listener);
+  co_return 0;
+}
+PLATYPOS_USER_PROGRAM("t-net-hostile", net_hostile_main);
+
 int connect_loopback(u16 port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   timeval tv{5, 0};  // a program that died must not hang the test
@@ -273,6 +337,15 @@ TEST(NetHosted, AReceiveQueueFilledToItsLimitResumesWhenTheProgramReads) {
                             abi::kProcessHandles, 300'000'000);
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_TRUE(ok);
+  EXPECT_EQ(r.sockets_after, 0u);
+}
+
+TEST(NetHosted, MalformedAndHostileEntriesGetTheirStatusAndChangeNothing) {
+  bool ok = false;
+  const NetRun r = run_echo([&](u16 port) { ok = echo_once(port, "still echoes"); }, 1, "t-net-hostile");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(r.open_after, 0u);
   EXPECT_EQ(r.sockets_after, 0u);
 }
 
