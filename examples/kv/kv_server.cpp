@@ -122,7 +122,7 @@ void reply(Buffer& out, const Command& c, std::string_view text) {
 void store(Server& s, const Command& c, std::string_view data, Buffer& out) {
   ++s.sets;
   const std::uint64_t now = s.cx->now_ns();
-  const std::string_view key = c.keys[0];
+  const std::string_view key = c.key;
   Item* old = s.cache.find(key, now);
   std::uint64_t deadline = 0;
   if (!deadline_of(s, c.exptime, now, &deadline)) return reply(out, c, "CLIENT_ERROR invalid exptime argument\r\n");
@@ -183,9 +183,10 @@ void store(Server& s, const Command& c, std::string_view data, Buffer& out) {
 
 void retrieve(Server& s, const Command& c, Buffer& out) {
   const std::uint64_t now = s.cx->now_ns();
-  for (std::size_t i = 0; i < c.key_count; ++i) {
+  std::string_view rest = c.key_list, key;
+  while (next_key(&rest, &key)) {
     ++s.gets;
-    Item* it = s.cache.find(c.keys[i], now);
+    Item* it = s.cache.find(key, now);
     if (it == nullptr) {
       ++s.misses;
       continue;
@@ -206,7 +207,7 @@ void retrieve(Server& s, const Command& c, Buffer& out) {
 
 void arithmetic(Server& s, const Command& c, Buffer& out) {
   const std::uint64_t now = s.cx->now_ns();
-  Item* it = s.cache.find(c.keys[0], now);
+  Item* it = s.cache.find(c.key, now);
   if (it == nullptr) return reply(out, c, "NOT_FOUND\r\n");
   std::uint64_t v = 0;
   if (!parse_u64(it->value_view(), &v)) {
@@ -223,9 +224,9 @@ void arithmetic(Server& s, const Command& c, Buffer& out) {
   } while (x != 0);
   for (std::size_t i = 0; i < n; ++i) digits[i] = tmp[n - 1 - i];
   bool too_large = false;
-  Item* fresh = s.cache.allocate(c.keys[0], n, &too_large);
+  Item* fresh = s.cache.allocate(c.key, n, &too_large);
   if (fresh == nullptr) return reply(out, c, "SERVER_ERROR out of memory\r\n");
-  it = s.cache.find(c.keys[0], now);
+  it = s.cache.find(c.key, now);
   if (it == nullptr) {
     s.cache.discard(fresh);
     return reply(out, c, "NOT_FOUND\r\n");
@@ -275,7 +276,7 @@ bool execute(Server& s, const Command& c, std::string_view data, Buffer& out) {
     case Verb::prepend:
     case Verb::cas: store(s, c, data, out); break;
     case Verb::del: {
-      Item* it = s.cache.find(c.keys[0], s.cx->now_ns());
+      Item* it = s.cache.find(c.key, s.cx->now_ns());
       if (it == nullptr) return reply(out, c, "NOT_FOUND\r\n"), true;
       s.cache.remove(it);
       reply(out, c, "DELETED\r\n");
@@ -285,7 +286,7 @@ bool execute(Server& s, const Command& c, std::string_view data, Buffer& out) {
     case Verb::decr: arithmetic(s, c, out); break;
     case Verb::touch: {
       const std::uint64_t now = s.cx->now_ns();
-      Item* it = s.cache.find(c.keys[0], now);
+      Item* it = s.cache.find(c.key, now);
       if (it == nullptr) return reply(out, c, "NOT_FOUND\r\n"), true;
       std::uint64_t deadline = 0;
       if (!deadline_of(s, c.exptime, now, &deadline)) {

@@ -12,7 +12,7 @@ constexpr std::string_view kBadExptime = "CLIENT_ERROR invalid exptime argument\
 
 // Splits a line into space-separated tokens (memcached splits on spaces; tabs are part of a token).
 struct Tokens {
-  std::string_view t[kMaxKeys + 2];
+  std::string_view t[8];  // the longest command: cas <key> <flags> <exptime> <bytes> <cas> noreply
   std::size_t n = 0;
   bool overflow = false;
 };
@@ -93,6 +93,20 @@ bool parse_i64(std::string_view s, std::int64_t* out) {
   return true;
 }
 
+bool next_key(std::string_view* rest, std::string_view* key) {
+  std::size_t i = 0;
+  while (i < rest->size() && (*rest)[i] == ' ') ++i;
+  if (i == rest->size()) {
+    *rest = std::string_view();
+    return false;
+  }
+  std::size_t j = i;
+  while (j < rest->size() && (*rest)[j] != ' ') ++j;
+  *key = std::string_view(rest->data() + i, j - i);
+  *rest = std::string_view(rest->data() + j, rest->size() - j);
+  return true;
+}
+
 Parse parse_command(std::string_view in) {
   std::size_t nl = 0;  // (a loop, not find(): no memchr in a freestanding program)
   while (nl < in.size() && in[nl] != '\n') ++nl;
@@ -122,17 +136,24 @@ Parse parse_command(std::string_view in) {
   const std::size_t args = tk.n - 1;
   const std::string_view* a = tk.t + 1;
   auto noreply_at = [&](std::size_t i) { return args == i + 1 && a[i] == "noreply"; };
+  if (tk.overflow && c.verb != Verb::get && c.verb != Verb::gets) return fail(line_bytes, kError);
   switch (c.verb) {
     case Verb::none: return fail(line_bytes, kError);
     case Verb::get:
     case Verb::gets:
+    {
       if (args == 0) return fail(line_bytes, kError);
-      if (tk.overflow) return fail(line_bytes, kBadFormat);
-      for (std::size_t i = 0; i < args; ++i) {
-        if (!valid_key(a[i])) return fail(line_bytes, kBadFormat);
-        c.keys[c.key_count++] = a[i];
+      // Every key on the line (there may be more than the tokens above hold).
+      const std::size_t after_verb = static_cast<std::size_t>(tk.t[0].data() + tk.t[0].size() - line.data());
+      c.key_list = std::string_view(line.data() + after_verb, line.size() - after_verb);
+      std::string_view rest = c.key_list, k;
+      while (next_key(&rest, &k)) {
+        if (!valid_key(k)) return fail(line_bytes, kBadFormat);
+        if (c.key_count == 0) c.key = k;
+        ++c.key_count;
       }
       break;
+    }
     case Verb::set:
     case Verb::add:
     case Verb::replace:
@@ -162,7 +183,8 @@ Parse parse_command(std::string_view in) {
         e.swallow = c.bytes + 2;
         return e;
       }
-      c.keys[c.key_count++] = a[0];
+      c.key = a[0];
+      c.key_count = 1;
       break;
     }
     case Verb::del:
@@ -174,7 +196,8 @@ Parse parse_command(std::string_view in) {
       }
       if (args == 3 && (a[1] != "0" || a[2] != "noreply")) return fail(line_bytes, kBadFormat);
       c.noreply = a[args - 1] == "noreply";
-      c.keys[c.key_count++] = a[0];
+      c.key = a[0];
+      c.key_count = 1;
       break;
     case Verb::incr:
     case Verb::decr:
@@ -182,14 +205,16 @@ Parse parse_command(std::string_view in) {
       if (!valid_key(a[0])) return fail(line_bytes, kBadFormat);
       if (!parse_u64(a[1], &c.delta)) return fail(line_bytes, kBadDelta);
       c.noreply = args == 3;
-      c.keys[c.key_count++] = a[0];
+      c.key = a[0];
+      c.key_count = 1;
       break;
     case Verb::touch:
       if (args != 2 && !noreply_at(2)) return fail(line_bytes, kError);
       if (!valid_key(a[0])) return fail(line_bytes, kBadFormat);
       if (!parse_i64(a[1], &c.exptime)) return fail(line_bytes, kBadExptime);
       c.noreply = args == 3;
-      c.keys[c.key_count++] = a[0];
+      c.key = a[0];
+      c.key_count = 1;
       break;
     case Verb::flush_all:
       if (args > 2) return fail(line_bytes, kError);

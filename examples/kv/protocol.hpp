@@ -4,7 +4,7 @@
 // (tests/fuzz/kv_protocol_fuzzer.cpp) and the unit tests drive directly.
 //
 // Limits are memcached's where clients depend on them: keys up to 250 bytes with no control characters or spaces,
-// items up to 1 MiB, a command line up to 2048 bytes, at most kMaxKeys keys in one get.
+// items up to 1 MiB, a command line up to 2048 bytes (so a get names as many keys as fit in it).
 
 #include <cstddef>
 #include <cstdint>
@@ -15,7 +15,6 @@ namespace platypos::examples::kv {
 inline constexpr std::size_t kMaxKey = 250;
 inline constexpr std::size_t kMaxValue = 1024 * 1024;
 inline constexpr std::size_t kMaxLine = 2048;
-inline constexpr std::size_t kMaxKeys = 64;
 
 enum class Verb : std::uint8_t {
   none,  // not parsed: see Parse::reply
@@ -40,7 +39,8 @@ enum class Verb : std::uint8_t {
 
 struct Command {
   Verb verb = Verb::none;
-  std::string_view keys[kMaxKeys];
+  std::string_view key;       // the key (get/gets: the first)
+  std::string_view key_list;  // get/gets: every key, space-separated as on the line (next_key walks it)
   std::size_t key_count = 0;
   std::uint32_t flags = 0;
   std::int64_t exptime = 0;
@@ -64,6 +64,9 @@ struct Parse {
   std::uint64_t swallow = 0;
   std::string_view reply;
 };
+
+// The next key of a get's key_list: false when none is left. `rest` moves past it.
+bool next_key(std::string_view* rest, std::string_view* key);
 
 // Parses the command line at the start of `in`.
 Parse parse_command(std::string_view in);

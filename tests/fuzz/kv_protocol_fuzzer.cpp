@@ -45,8 +45,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(p.reply.size() >= 2 && p.reply.substr(p.reply.size() - 2) == "\r\n");
     } else {
       const Command& c = p.command;
-      check(c.verb != Verb::none && c.key_count <= kMaxKeys);
-      for (std::size_t i = 0; i < c.key_count; ++i) check(valid_key(c.keys[i]));
+      check(c.verb != Verb::none);
+      if (c.key_count > 0) check(valid_key(c.key));
+      if (c.verb == Verb::get || c.verb == Verb::gets) {
+        std::string_view rest = c.key_list, k;
+        std::size_t n = 0;
+        while (next_key(&rest, &k)) {
+          check(valid_key(k) && (n > 0 || k == c.key));
+          ++n;
+        }
+        check(n == c.key_count);
+      }
       const bool keyed = c.verb != Verb::flush_all && c.verb != Verb::version && c.verb != Verb::stats &&
                          c.verb != Verb::verbosity && c.verb != Verb::quit;
       check(keyed == (c.key_count > 0));
