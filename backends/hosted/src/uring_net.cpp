@@ -3,14 +3,19 @@
 #include <platypos/base/assert.hpp>
 #include <platypos/base/log.hpp>
 #include <platypos/hosted/uring_net.hpp>
+#include <platypos/abi/ops.hpp>
+#include <platypos/io/file.hpp>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -25,7 +30,7 @@ constexpr unsigned kBufCount = 256;  // a power of two
 constexpr unsigned kBufBytes = 16 * 1024;
 constexpr u16 kBufGroup = 1;
 
-enum OpKind : u64 { kAccept = 1, kRecv = 2, kSend = 3, kConnect = 4, kCancel = 5 };
+enum OpKind : u64 { kAccept = 1, kRecv = 2, kSend = 3, kConnect = 4, kCancel = 5, kFile = 6 };
 
 Error error_from_errno(int e) {
   switch (e) {
@@ -45,6 +50,32 @@ Error error_from_errno(int e) {
     case ECONNABORTED:
     case ENETUNREACH:
     case EHOSTUNREACH: return Error::connection_reset;
+    default: return Error::io_error;
+  }
+}
+
+// A file operation's errno as the kernel's error.
+Error file_error(int e) {
+  switch (e) {
+    case ENOENT: return Error::not_found;
+    case EEXIST: return Error::already_exists;
+    case EXDEV:   // RESOLVE_BENEATH: the path (through a link) leads out of the directory
+    case ELOOP:   // a magic link (/proc/self/fd/...), or too many links
+    case EACCES:
+    case EPERM:
+    case EROFS: return Error::access_denied;
+    case ENOTDIR:
+    case EISDIR:
+    case ENXIO: return Error::wrong_type;
+    case ENOSPC:
+    case EDQUOT: return Error::no_space;
+    case EFBIG:
+    case EOVERFLOW: return Error::out_of_range;
+    case ENAMETOOLONG:
+    case EINVAL: return Error::invalid_argument;
+    case EMFILE:
+    case ENFILE: return Error::no_resources;
+    case ENOMEM: return Error::no_memory;
     default: return Error::io_error;
   }
 }
@@ -94,6 +125,7 @@ struct UringNet::LaneState {
   std::atomic<bool> stop{false};
   std::thread waker;
   std::atomic<u64> open{0};
+  u64 files_inflight = 0;  // file requests in the io_uring
 
   ~LaneState() {
     if (!ready) return;
@@ -269,9 +301,13 @@ struct UringNet::LaneState {
 
   void completion(io_uring_cqe* cqe) {
     const u64 data = io_uring_cqe_get_data64(cqe);
-    auto* r = reinterpret_cast<Record*>(data & ~u64{7});
     const OpKind kind = static_cast<OpKind>(data & 7);
     const int res = cqe->res;
+    if (kind == kFile) {
+      file_completion(*reinterpret_cast<io::FileRequest*>(data & ~u64{7}), res);
+      return;
+    }
+    auto* r = reinterpret_cast<Record*>(data & ~u64{7});
     const bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
     switch (kind) {
       case kAccept:
@@ -330,8 +366,87 @@ struct UringNet::LaneState {
       case kCancel:
         --r->inflight;
         break;
+      case kFile: break;  // (handled above)
     }
     drive(r);
+  }
+
+  // --- Files ---
+  void submit_file(io::FileRequest& r) {
+    const int fd = static_cast<int>(r.target().node());
+    const u64 tag = reinterpret_cast<u64>(&r) | kFile;
+    using Kind = io::FileRequest::Kind;
+    switch (r.kind()) {
+      case Kind::open: {
+        static_assert(sizeof(open_how) <= sizeof(r.device_scratch));
+        auto* how = new (r.device_scratch) open_how{};
+        u64 f = O_CLOEXEC;
+        if ((r.flags & abi::kOpenDirectory) != 0) {
+          f |= O_PATH | O_DIRECTORY;  // (openat2 takes nothing else with O_PATH)
+        } else {
+          f |= O_NOCTTY | O_NONBLOCK;  // (O_NONBLOCK: a FIFO must not hang the open; regular files ignore it)
+          const bool rd = (r.flags & abi::kOpenRead) != 0, wr = (r.flags & abi::kOpenWrite) != 0;
+          f |= rd && wr ? O_RDWR : wr ? O_WRONLY : O_RDONLY;
+          if ((r.flags & abi::kOpenCreate) != 0) f |= O_CREAT;
+          if ((r.flags & abi::kOpenTruncate) != 0) f |= O_TRUNC;
+          if ((r.flags & abi::kOpenExclusive) != 0) f |= O_EXCL;
+        }
+        how->flags = f;
+        how->mode = (f & O_CREAT) != 0 ? 0644 : 0;
+        how->resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+        io_uring_sqe* s = sqe();
+        io_uring_prep_openat2(s, fd, reinterpret_cast<const char*>(r.buffer().data()), how);
+        io_uring_sqe_set_data64(s, tag);
+        break;
+      }
+      case Kind::read: {
+        io_uring_sqe* s = sqe();
+        io_uring_prep_read(s, fd, r.buffer().data(), r.length, r.offset);
+        io_uring_sqe_set_data64(s, tag);
+        break;
+      }
+      case Kind::write: {
+        io_uring_sqe* s = sqe();
+        io_uring_prep_write(s, fd, r.buffer().data(), r.length, r.offset);
+        io_uring_sqe_set_data64(s, tag);
+        break;
+      }
+      case Kind::sync: {
+        io_uring_sqe* s = sqe();
+        io_uring_prep_fsync(s, fd, IORING_FSYNC_DATASYNC);
+        io_uring_sqe_set_data64(s, tag);
+        break;
+      }
+      case Kind::size: {  // fstat does not wait for the disk: answered on the spot
+        struct stat st{};
+        if (::fstat(fd, &st) != 0) {
+          r.fail(file_error(errno));
+        } else {
+          r.complete(static_cast<u64>(st.st_size));
+        }
+        return;
+      }
+    }
+    ++files_inflight;
+  }
+
+  void file_completion(io::FileRequest& r, int res) {
+    --files_inflight;
+    if (res < 0) {
+      r.fail(file_error(-res));
+      return;
+    }
+    if (r.kind() == io::FileRequest::Kind::open) {
+      // Only what was asked for: a directory for kOpenDirectory, else a regular file (no FIFOs, devices, sockets).
+      struct stat st{};
+      const bool want_dir = (r.flags & abi::kOpenDirectory) != 0;
+      if (::fstat(res, &st) != 0 || (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))) {
+        ::close(res);
+        r.fail(Error::wrong_type);
+        return;
+      }
+    }
+    r.complete(static_cast<u64>(res));
   }
 
   bool poll() {
@@ -440,6 +555,15 @@ UringNet::UringNet(u32 lanes) : lane_count_(lanes), lanes_(std::make_unique<std:
     st.idle.store(false);
     (void)io_uring_cq_eventfd_toggle(&st.ring, false);
   };
+  files_.context = this;
+  files_.submit = [](void* ctx, io::Lane& lane, io::FileRequest& r) { kLaneState(ctx, lane).submit_file(r); };
+  files_.release = [](void*, u64 node) { ::close(static_cast<int>(node)); };
+}
+
+Result<u64> UringNet::open_directory(const char* host_path) {
+  const int fd = ::open(host_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return file_error(errno);
+  return static_cast<u64>(fd);
 }
 
 UringNet::~UringNet() = default;

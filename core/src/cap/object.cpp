@@ -18,6 +18,9 @@ const char* object_type_name(ObjectType t) {
     case ObjectType::net: return "net grant";
     case ObjectType::listener: return "listener";
     case ObjectType::stream: return "stream";
+    case ObjectType::directory: return "directory";
+    case ObjectType::file: return "file";
+    case ObjectType::io_request: return "io_request";
   }
   return "?";
 }

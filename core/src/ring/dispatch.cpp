@@ -56,6 +56,7 @@ void OpContext::report_needed(u32 bytes, u32 handles) const {
 
 bool OpContext::signalled() const { return resumed_ != nullptr && resumed_->signalled; }
 u32 OpContext::observed() const { return resumed_ != nullptr ? resumed_->observer.observed : 0; }
+cap::KernelObject* OpContext::parked_on() const { return resumed_ != nullptr ? resumed_->object.get() : nullptr; }
 
 Result<i64> OpContext::park(cap::Ref<cap::KernelObject> object, u32 wanted, u64 deadline) {
   parked_ = PLATYPOS_TRY(ring_.park(sqe_, static_cast<cap::Ref<cap::KernelObject>&&>(object), wanted, deadline));

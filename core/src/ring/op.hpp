@@ -58,6 +58,8 @@ class OpContext {
   bool resumed() const { return resumed_ != nullptr; }
   bool signalled() const;
   u32 observed() const;
+  // What a resumed op was parked on (nullptr: not resumed, or a pure timeout).
+  cap::KernelObject* parked_on() const;
 
   // Parks the op until `object` raises one of `wanted`, or until `deadline` (0: none); the handler returns what this
   // returns (Error::would_block, which the dispatcher turns into "parked", or the error of paying for the record).

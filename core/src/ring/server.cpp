@@ -13,8 +13,9 @@ Result<void> RingServer::start(sched::Scheduler& s, const char* name, u64 idle_n
   return ok();
 }
 
-void RingServer::attach_net(u32 index, const io::NetDevice* device) {
+void RingServer::attach_net(u32 index, const io::NetDevice* device, const io::FileDevice* files) {
   lane_.init(index, device, [](void* self) { static_cast<RingServer*>(self)->wake(); }, this);
+  lane_.set_files(files);
 }
 
 void RingServer::main(void* self) { static_cast<RingServer*>(self)->run(); }

@@ -38,7 +38,7 @@ Result<void> Runtime::start(u32 servers, u64 idle_ns) {
   if (servers == 0 || servers > kMaxServers) return Error::invalid_argument;
   PLATYPOS_TRY(processes_.start());
   for (u32 i = 0; i < servers; ++i) {
-    if (net_ != nullptr) servers_[i].attach_net(i, net_);
+    if (net_ != nullptr) servers_[i].attach_net(i, net_, files_);
     PLATYPOS_TRY(servers_[i].start(processes_.scheduler(), "ring-server", idle_ns));
     server_count_ = i + 1;
   }
@@ -58,6 +58,14 @@ u64 Runtime::open_sockets() {
   return n;
 }
 
+u64 Runtime::file_requests() {
+  u64 n = 0;
+  for (u32 i = 0; i < server_count_; ++i) {
+    if (io::Lane* l = servers_[i].lane()) n += l->requests();
+  }
+  return n;
+}
+
 usize Runtime::ring_count() const {
   usize n = 0;
   for (u32 i = 0; i < server_count_; ++i) n += servers_[i].ring_count();
@@ -66,7 +74,7 @@ usize Runtime::ring_count() const {
 
 Result<void> Runtime::shutdown(u64 deadline_ns) {
   constexpr u64 kPollNs = 10'000;
-  while (ring_count() != 0 || open_sockets() != 0) {
+  while (ring_count() != 0 || open_sockets() != 0 || file_requests() != 0) {
     if (deadline_ns != 0 && Platform::now_ns() >= deadline_ns) return Error::timed_out;
     processes_.scheduler().sleep_for(kPollNs);
   }

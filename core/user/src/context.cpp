@@ -451,6 +451,36 @@ Operation<void> Context::shutdown(Handle stream, std::uint64_t how) {
   return {*this, s, as_void};
 }
 
+Operation<Handle> Context::open_at(Handle dir, std::string_view path, std::uint64_t flags) {
+  Sqe s = make(Op::file_open_at, dir);
+  void* staged = nullptr;
+  s.addr = stage(path, &staged);
+  s.len = static_cast<std::uint32_t>(path.size());
+  s.arg0 = flags;
+  return {*this, s, as_handle, staged, path.size()};
+}
+
+Operation<std::uint64_t> Context::read_at(Handle file, std::uint64_t offset, std::span<char> out) {
+  Sqe s = make(Op::file_read_at, file);
+  s.addr = out.empty() ? 0 : addr_of(out.data());
+  s.len = static_cast<std::uint32_t>(out.size());
+  s.arg0 = offset;
+  return {*this, s, as_u64};
+}
+
+Operation<std::uint64_t> Context::write_at(Handle file, std::uint64_t offset, std::span<const char> in) {
+  Sqe s = make(Op::file_write_at, file);
+  void* staged = nullptr;
+  s.addr = stage(in, &staged);
+  s.len = static_cast<std::uint32_t>(in.size());
+  s.arg0 = offset;
+  return {*this, s, as_u64, staged, in.size()};
+}
+
+Operation<void> Context::sync(Handle file) { return {*this, make(Op::file_sync, file), as_void}; }
+
+Operation<std::uint64_t> Context::size(Handle file) { return {*this, make(Op::file_size, file), as_u64}; }
+
 // --- Programs -----------------------------------------------------------------------------------------------------
 
 void run_program(const abi::ProgramEnv* env, Task<int> (*fn)(Context& cx)) {

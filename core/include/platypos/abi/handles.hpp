@@ -18,6 +18,9 @@ enum class ObjectType : std::uint8_t {
   net = 7,       // a grant: which addresses and ports its holder may listen on or connect to
   listener = 8,  // a bound, listening TCP socket
   stream = 9,    // a TCP connection
+  directory = 10,  // a confined root of a file system: files beneath it can be opened, nothing above it
+  file = 11,       // an open file
+  io_request = 12, // kernel-internal (a file transfer in flight): never in a handle table
 };
 
 // Rights: what a handle lets its holder do. A mask that only ever shrinks (duplicate and replace can drop rights,

@@ -64,6 +64,16 @@ inline constexpr std::uint32_t kMaxBacklog = 4096;
 inline constexpr std::uint32_t kStreamReceiveBytes = 256 * 1024;
 inline constexpr std::uint32_t kStreamSendBytes = 256 * 1024;
 
+// --- Files ----------------------------------------------------------------------------------------------------
+// file_open_at's path: relative, '/'-separated components, none empty, ".", ".." or longer than kMaxPathComponent.
+inline constexpr std::uint32_t kMaxPathBytes = 1024;
+inline constexpr std::uint32_t kMaxPathComponent = 255;
+// The most one file_read_at / file_write_at moves (the kernel stages it in memory paid by the program): a longer
+// one is short, as a read at the end of the file is.
+inline constexpr std::uint32_t kMaxFileTransfer = 1u << 20;
+// The largest offset + length a file op accepts (2^62: no host file system goes further).
+inline constexpr std::uint64_t kMaxFileOffset = 1ull << 62;
+
 // --- Time -------------------------------------------------------------------------------------------------------
 // The longest TIMEOUT (1000 hours). WAIT's timeout may be anything: its deadline saturates.
 inline constexpr std::uint64_t kMaxTimeoutNs = 1000ull * 3600 * 1'000'000'000;

@@ -64,6 +64,18 @@
 //                                                                      unless kSqeNonBlocking
 //   net_shutdown       handle: a stream (WRITE), arg0: kShutdownSend   0 (send: the peer sees the end of the stream
 //                      and/or kShutdownReceive                         once the queued bytes are sent)
+//   file_open_at       handle: a directory (READ to read or open a     a file handle (READ and/or WRITE as asked),
+//                      subdirectory, WRITE to write, create or         or a directory handle (kOpenDirectory: the
+//                      truncate), addr/len: a relative path            rights of the one opened beneath). not_found,
+//                      (io/file.hpp: no "..", no leading '/'),         already_exists (kOpenExclusive), wrong_type
+//                      arg0: kOpen* flags                              (a directory as a file or the reverse),
+//                                                                      access_denied (a link out of the directory)
+//   file_read_at       handle: a file (READ), addr/len: buffer,        bytes read (fewer at the end of the file, or
+//                      arg0: offset                                    beyond kMaxFileTransfer); 0 at or past the end
+//   file_write_at      handle: a file (WRITE), addr/len: bytes,        bytes written (fewer: the device took fewer,
+//                      arg0: offset                                    or beyond kMaxFileTransfer); no_space
+//   file_sync          handle: a file (WRITE)                          0 once the file's data is durable
+//   file_size          handle: a file (any right)                      its size in bytes
 
 #include <platypos/abi/handles.hpp>
 #include <platypos/abi/limits.hpp>
@@ -144,7 +156,16 @@ enum class Buffer : std::uint8_t { none, in, out };
   X(net_send, 27, field::handle | field::addr | field::len, HandleUse::object, rights::write, ObjectType::stream,     \
     Buffer::in, 0, Buffer::none, 0, false)                                                                            \
   X(net_shutdown, 28, field::handle | field::arg0, HandleUse::object, rights::write, ObjectType::stream,             \
-    Buffer::none, 0, Buffer::none, 0, false)
+    Buffer::none, 0, Buffer::none, 0, false)                                                                          \
+  X(file_open_at, 29, field::handle | field::addr | field::len | field::arg0, HandleUse::object, 0,                  \
+    ObjectType::directory, Buffer::in, kMaxPathBytes, Buffer::none, 0, false)                                         \
+  X(file_read_at, 30, field::handle | field::addr | field::len | field::arg0, HandleUse::object, rights::read,       \
+    ObjectType::file, Buffer::out, 0, Buffer::none, 0, false)                                                         \
+  X(file_write_at, 31, field::handle | field::addr | field::len | field::arg0, HandleUse::object, rights::write,     \
+    ObjectType::file, Buffer::in, 0, Buffer::none, 0, false)                                                          \
+  X(file_sync, 32, field::handle, HandleUse::object, rights::write, ObjectType::file, Buffer::none, 0, Buffer::none,  \
+    0, false)                                                                                                         \
+  X(file_size, 33, field::handle, HandleUse::object, 0, ObjectType::file, Buffer::none, 0, Buffer::none, 0, false)
 
 enum class Op : std::uint8_t {
 #define PLATYPOS_ABI_OP_ENUM(name, number, ...) name = number,
@@ -207,6 +228,16 @@ constexpr std::uint64_t ipv4_endpoint(std::uint32_t address, std::uint16_t port)
 inline constexpr std::uint64_t kAcceptMultishot = 1;
 inline constexpr std::uint64_t kShutdownSend = 1;
 inline constexpr std::uint64_t kShutdownReceive = 2;
+// file_open_at's arg0. kOpenRead and/or kOpenWrite (the handle's rights), or kOpenDirectory alone; kOpenCreate (the
+// file is made if missing, mode 0644 on a host), kOpenTruncate and kOpenExclusive (with kOpenCreate: fails with
+// already_exists if it is there) need kOpenWrite.
+inline constexpr std::uint64_t kOpenRead = 1;
+inline constexpr std::uint64_t kOpenWrite = 2;
+inline constexpr std::uint64_t kOpenCreate = 4;
+inline constexpr std::uint64_t kOpenTruncate = 8;
+inline constexpr std::uint64_t kOpenExclusive = 16;
+inline constexpr std::uint64_t kOpenDirectory = 32;
+inline constexpr std::uint64_t kOpenAll = 63;
 
 // Where channel_read and log_read report the sizes they needed (buffer_too_small).
 struct ReadNeeded {

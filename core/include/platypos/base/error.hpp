@@ -33,7 +33,8 @@ namespace platypos {
   X(address_in_use, 21, "the address is bound already (a listener on that port)")                         \
   X(connection_refused, 22, "nobody listens at the address, or it refused the connection")                \
   X(connection_reset, 23, "the connection broke: the peer reset it, or the network failed")              \
-  X(io_error, 24, "the device or the host failed the transfer")
+  X(io_error, 24, "the device or the host failed the transfer")                                             \
+  X(no_space, 25, "the file system or device is full")
 
 enum class Error : u16 {
 #define PLATYPOS_ERROR_ENUM(name, value, meaning) name = value,

@@ -44,6 +44,7 @@ Result<Ipv4Endpoint> decode_endpoint(u64 arg);
 
 class Lane;
 class Socket;
+struct FileDevice;
 struct AttentionTag;
 struct ChunkTag;
 
@@ -96,16 +97,26 @@ class Lane {
   u64 sockets() const { return sockets_.load(std::memory_order_relaxed); }
   void socket_attached() { sockets_.fetch_add(1, std::memory_order_relaxed); }
   void socket_detached() { sockets_.fetch_sub(1, std::memory_order_relaxed); }
+  // The file device on this lane (io/file.hpp; nullptr: none, the file ops fail with not_supported). Its completions
+  // come through this lane's NetDevice::poll: a backend carries both on one per-core device.
+  void set_files(const FileDevice* files) { files_ = files; }
+  const FileDevice* files() const { return files_; }
+  // File requests the device holds (submitted, not completed).
+  u64 requests() const { return requests_.load(std::memory_order_relaxed); }
+  void request_started() { requests_.fetch_add(1, std::memory_order_relaxed); }
+  void request_finished() { requests_.fetch_sub(1, std::memory_order_relaxed); }
 
  private:
   u32 index_ = 0;
   const NetDevice* device_ = nullptr;
+  const FileDevice* files_ = nullptr;
   void* device_state_ = nullptr;
   void (*wake_)(void*) = nullptr;
   void* wake_context_ = nullptr;
   SpinLock lock_{"net lane"};
   IntrusiveList<Socket, AttentionTag> attention_;
   Atomic<u64> sockets_{0};
+  Atomic<u64> requests_{0};
 };
 
 // A chunk of queued bytes, paid from the socket's account.

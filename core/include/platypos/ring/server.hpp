@@ -41,7 +41,7 @@ class RingServer {
 
   // The network's lane on this server's core (before start(); none: the net ops fail with not_supported). The
   // server polls it every pass and sleeps only when the device agrees (NetDevice::prepare_idle).
-  void attach_net(u32 index, const io::NetDevice* device);
+  void attach_net(u32 index, const io::NetDevice* device, const io::FileDevice* files = nullptr);
   io::Lane* lane() { return lane_.device() != nullptr ? &lane_ : nullptr; }
 
   // How many times the task went to sleep for lack of work.

@@ -39,6 +39,7 @@ inline constexpr ErrorStatus kErrorStatus[] = {
     {Error::connection_refused, abi::Status::connection_refused},
     {Error::connection_reset, abi::Status::connection_reset},
     {Error::io_error, abi::Status::io_error},
+    {Error::no_space, abi::Status::no_space},
 };
 
 namespace detail {

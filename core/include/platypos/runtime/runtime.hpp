@@ -58,6 +58,10 @@ class Runtime {
   // The network device the servers' lanes drive (before start(); none: the net ops fail with not_supported).
   void set_net(const io::NetDevice* device) { net_ = device; }
   const io::NetDevice* net() const { return net_; }
+  // The file device (io/file.hpp), carried by the same per-core device as the network (before start(); none: the
+  // file ops fail with not_supported).
+  void set_files(const io::FileDevice* device) { files_ = device; }
+  const io::FileDevice* files() const { return files_; }
 
   // Starts `servers` ring-server tasks (usually one per kernel core), and the process table's reaper. Fails with
   // invalid_argument (0 or too many) or like create_task.
@@ -74,6 +78,8 @@ class Runtime {
   usize ring_count() const;
   // Sockets the network device still holds, over every lane.
   u64 open_sockets();
+  // File requests the devices still hold, over every lane.
+  u64 file_requests();
 
   // Launches `spec.program` with `caps` as its initial handles (moved in, in order; at most kMaxInitialHandles).
   // Returns a reference to the new process's object. Fails with not_found (no such program), invalid_argument
@@ -107,6 +113,7 @@ class Runtime {
   u32 server_count_ = 0;
   u32 next_server_ = 0;
   const io::NetDevice* net_ = nullptr;
+  const io::FileDevice* files_ = nullptr;
   SpinLock lock_{"runtime"};
 };
 

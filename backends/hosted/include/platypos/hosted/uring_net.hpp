@@ -13,9 +13,16 @@
 // queue is the program's memory account's, the buffer the lane's) and one out to the program at net_recv; sent, one
 // in from the program at net_send (its memory is read once), none on the way out (Linux copies from the queue).
 //
+// Files ride the same io_uring (files(), an io::FileDevice): open_at is openat2 beneath the directory's O_PATH
+// descriptor with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS (so neither "..", an absolute link nor /proc/self/fd can
+// lead out: access_denied), then an fstat that refuses anything but a regular file (or a directory, when one was
+// asked for); read_at / write_at are read / write at an offset into the request's staging buffer (one copy each way,
+// io/file.hpp); sync is fdatasync; size is fstat, answered on the spot. Nodes are host file descriptors.
+//
 // Waking: when the lane goes idle it enables the ring's eventfd; a host thread per lane waits on it and raises a
 // device interrupt on the lane's CPU (raise_device_irq), whose handler wakes the ring server.
 
+#include <platypos/io/file.hpp>
 #include <platypos/io/net.hpp>
 
 #include <memory>
@@ -32,6 +39,10 @@ class UringNet {
   UringNet& operator=(const UringNet&) = delete;
 
   const io::NetDevice* device() const { return &device_; }
+  const io::FileDevice* files() const { return &files_; }
+  // A directory of the host as a node for an io::FileObject (the root a launcher grants a program). not_found,
+  // wrong_type (not a directory), access_denied.
+  static Result<u64> open_directory(const char* host_path);
   // Sockets open on the host right now (listeners and streams).
   u64 open_sockets() const;
 
@@ -40,6 +51,7 @@ class UringNet {
 
  private:
   io::NetDevice device_;
+  io::FileDevice files_;
   u32 lane_count_;
   std::unique_ptr<std::unique_ptr<LaneState>[]> lanes_;
 };

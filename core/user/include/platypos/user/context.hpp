@@ -235,6 +235,17 @@ class Context {
   // abi::kShutdownSend and/or abi::kShutdownReceive.
   Operation<void> shutdown(Handle stream, std::uint64_t how);
 
+  // --- Files (a directory handle from the parent says where) ---
+  // Opens `path` (relative, beneath `dir`) with abi::kOpen* flags: a file handle, or a directory's (kOpenDirectory).
+  Operation<Handle> open_at(Handle dir, std::string_view path, std::uint64_t flags);
+  // Bytes read at `offset` (fewer at the end of the file, or beyond abi::kMaxFileTransfer; 0 at or past the end).
+  Operation<std::uint64_t> read_at(Handle file, std::uint64_t offset, std::span<char> out);
+  // Bytes written at `offset` (fewer: the device took fewer, or beyond abi::kMaxFileTransfer).
+  Operation<std::uint64_t> write_at(Handle file, std::uint64_t offset, std::span<const char> in);
+  // Completes once the file's data is durable.
+  Operation<void> sync(Handle file);
+  Operation<std::uint64_t> size(Handle file);
+
   template <class... Ts>
   Linked<Ts...> linked(Operation<Ts>&&... ops) {
     return Linked<Ts...>(*this, static_cast<Operation<Ts>&&>(ops)...);
