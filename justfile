@@ -30,6 +30,13 @@ serve *args:
     @cmake --build --preset hosted --target platypos-sim
     @build/hosted/sim/platypos-sim --scenario kv --mode threads "$@"
 
+# Serve the files beneath a directory over HTTP/1.1 with file-server, on the hosted backend (default: . on 127.0.0.1:8080; e.g. just serve-files --root www --listen 127.0.0.1:8000); Ctrl-C stops it
+[positional-arguments]
+serve-files *args:
+    @[ -f build/hosted/CMakeCache.txt ] || cmake --preset hosted
+    @cmake --build --preset hosted --target platypos-sim
+    @build/hosted/sim/platypos-sim --scenario files --mode threads "$@"
+
 # Run the simulator under gdb, with the PlatypOS commands (platypos-cpus, platypos-tasks, platypos-sim)
 [positional-arguments]
 sim-debug *args:

@@ -32,6 +32,8 @@ packages=(
   python3-pymemcache  # a second memcached client (Python), in the kv-server tests
   netcat-openbsd      # nc: the line `just serve` prints for a first try
   memcached           # the peer `just bench-kv` measures kv-server against
+  curl                # an HTTP client of the file-server tests
+  wrk                 # an HTTP load generator the file-server tests run (keep-alive, many connections)
 )
 
 missing=()

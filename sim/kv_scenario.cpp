@@ -1,9 +1,12 @@
-// The kv scenario (`just serve`): kv-server (examples/kv) as a process on the hosted backend in threads mode, on a
-// real Linux socket: memcached clients on this machine can use it. It runs until SIGINT or SIGTERM (Ctrl-C), then
-// ends the process, waits until the ring servers have let go of every socket, and checks that nothing leaked.
+// The serving scenarios, on the hosted backend in threads mode with real Linux sockets (and files):
+//   kv     kv-server (examples/kv, `just serve`): memcached clients on this machine can use it
+//   files  file-server (examples/files, `just serve-files`): HTTP/1.1 for the files beneath --root
+// Each runs until SIGINT or SIGTERM (Ctrl-C), then ends the process, waits until the ring servers have let go of
+// every socket and file request, and checks that nothing leaked.
 
 #include <platypos/cap/wait.hpp>
 #include <platypos/hosted/uring_net.hpp>
+#include <platypos/io/file.hpp>
 #include <platypos/io/net.hpp>
 #include <platypos/runtime/runtime.hpp>
 
@@ -26,8 +29,18 @@ std::atomic<bool> g_stop{false};
 
 void on_signal(int) { g_stop.store(true); }
 
+struct ServeSpec {
+  const char* scenario;
+  const char* program;
+  const char* default_listen;
+};
+constexpr ServeSpec kKv{"kv", "kv-server", "127.0.0.1:11311"};
+constexpr ServeSpec kFiles{"files", "file-server", "127.0.0.1:8080"};
+
 struct KvWorld {
   const Options* opt = nullptr;
+  const ServeSpec* spec = nullptr;
+  u64 root = 0;  // files: the directory's host descriptor
   std::unique_ptr<ring::Runtime> runtime;
   std::unique_ptr<hosted::UringNet> net;
   u32 address = 0;
@@ -47,9 +60,16 @@ void kv_supervisor(void* arg) {
   rt.start(w->opt->kernel_cores).expect("ring servers");
   const io::NetRule rule{.address = w->address, .port_first = w->port, .port_last = w->port, .listen = true};
   auto grant = io::NetGrant::create(nullptr, {&rule, 1}).expect("net grant");
-  cap::Capability caps[1] = {{grant.leak(), cap::Rights::listen, 0}};
-  auto p = rt.launch({.program = "kv-server", .cores = 1, .memory_bytes = w->opt->kv_memory_bytes, .args = w->args},
-                     caps);
+  cap::Capability caps[2] = {{grant.leak(), cap::Rights::listen, 0}, {}};
+  usize ncaps = 1;
+  if (w->spec == &kFiles) {
+    // Read-only: the server can open what lies beneath --root, and write nothing.
+    auto dir = io::FileObject::create(nullptr, w->net->files(), cap::ObjectType::directory, w->root).expect("root");
+    caps[ncaps++] = {dir.leak(), cap::Rights::read, 0};
+  }
+  auto p = rt.launch({.program = w->spec->program, .cores = 1, .memory_bytes = w->opt->kv_memory_bytes,
+                      .args = w->args},
+                     {caps, ncaps});
   if (p.is_error()) {
     w->launch_error = p.error();
   } else {
@@ -75,17 +95,19 @@ void kv_supervisor(void* arg) {
 
 }  // namespace
 
-int run_kv_scenario(const Options& opt) {
+int run_serve(const Options& opt, const ServeSpec& spec) {
   if (opt.mode != Mode::threads) {
     std::fprintf(stderr,
-                 "platypos-sim: the kv scenario serves real sockets: it needs --mode threads (the simulator's network "
-                 "model is not there yet)\n");
+                 "platypos-sim: the %s scenario serves real sockets: it needs --mode threads (the simulator's network "
+                 "model is not there yet)\n",
+                 spec.scenario);
     return 2;
   }
   KvWorld w;
   w.opt = &opt;
+  w.spec = &spec;
   // --listen ADDRESS:PORT
-  const std::string& l = opt.listen;
+  const std::string l = opt.listen.empty() ? spec.default_listen : opt.listen;
   const auto colon = l.rfind(':');
   in_addr a{};
   unsigned long port = 0;
@@ -97,8 +119,18 @@ int run_kv_scenario(const Options& opt) {
   }
   w.address = ntohl(a.s_addr);
   w.port = static_cast<u16>(port);
-  w.args = "port=" + std::to_string(w.port) + " address=" + std::to_string(w.address) +
-           " epoch=" + std::to_string(static_cast<unsigned long long>(std::time(nullptr)));
+  w.args = "port=" + std::to_string(w.port) + " address=" + std::to_string(w.address);
+  if (&spec == &kKv) w.args += " epoch=" + std::to_string(static_cast<unsigned long long>(std::time(nullptr)));
+  std::string root_path;
+  if (&spec == &kFiles) {
+    root_path = opt.root.empty() ? "." : opt.root;
+    Result<u64> root = hosted::UringNet::open_directory(root_path.c_str());
+    if (root.is_error()) {
+      std::fprintf(stderr, "platypos-sim: --root '%s': %s\n", root_path.c_str(), error_name(root.error()));
+      return 2;
+    }
+    w.root = *root;
+  }
   if (!opt.program_args.empty()) w.args += " " + opt.program_args;
   if (w.args.size() >= abi::kMaxProgramArgs) {
     std::fprintf(stderr, "platypos-sim: --program-args: too long\n");
@@ -108,12 +140,18 @@ int run_kv_scenario(const Options& opt) {
   sa.sa_handler = &on_signal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  std::printf("platypos-sim: scenario kv, mode threads, %u cpus (%u kernel cores, one ring server each)\n", opt.cpus,
-              opt.kernel_cores);
-  std::printf("kv-server: memcached text protocol on %s (Ctrl-C stops it)\n", l.c_str());
-  if (w.port != 0) {
-    std::printf("try:  printf 'set k 0 0 1\\r\\nv\\r\\nget k\\r\\n' | nc -q 1 %s %u\n", l.substr(0, colon).c_str(),
-                w.port);
+  std::printf("platypos-sim: scenario %s, mode threads, %u cpus (%u kernel cores, one ring server each)\n",
+              spec.scenario, opt.cpus, opt.kernel_cores);
+  if (&spec == &kKv) {
+    std::printf("kv-server: memcached text protocol on %s (Ctrl-C stops it)\n", l.c_str());
+    if (w.port != 0) {
+      std::printf("try:  printf 'set k 0 0 1\\r\\nv\\r\\nget k\\r\\n' | nc -q 1 %s %u\n",
+                  l.substr(0, colon).c_str(), w.port);
+    }
+  } else {
+    std::printf("file-server: HTTP/1.1 on %s for the files beneath %s, read-only (Ctrl-C stops it)\n", l.c_str(),
+                root_path.c_str());
+    if (w.port != 0) std::printf("try:  curl -i http://%s:%u/\n", l.substr(0, colon).c_str(), w.port);
   }
   std::fflush(stdout);
   int status = 0;
@@ -123,17 +161,18 @@ int run_kv_scenario(const Options& opt) {
         w.net = std::make_unique<hosted::UringNet>(opt.kernel_cores);
         w.runtime = std::make_unique<ring::Runtime>(k.processes(), ring::linked_programs());
         w.runtime->set_net(w.net->device());
+        w.runtime->set_files(w.net->files());
         k.scheduler().create_task(sched::kNoProcess, "supervisor", &kv_supervisor, &w).expect("supervisor");
       },
       [&](hosted::Kernel& k, const RunResult& r) {
         std::printf("\n");
         if (w.launch_error != Error::none) {
-          std::printf("kv-server: not launched: %s\n", error_name(w.launch_error));
+          std::printf("%s: not launched: %s\n", spec.program, error_name(w.launch_error));
           status = 1;
         } else if (w.stopped_by_signal) {
-          std::printf("kv-server: stopped by a signal\n");
+          std::printf("%s: stopped by a signal\n", spec.program);
         } else {
-          std::printf("kv-server: exited with %" PRIi64 " (see the console above)\n", w.exit_code);
+          std::printf("%s: exited with %" PRIi64 " (see the console above)\n", spec.program, w.exit_code);
           status = 1;
         }
         w.runtime.reset();
@@ -144,5 +183,8 @@ int run_kv_scenario(const Options& opt) {
       });
   return status;
 }
+
+int run_kv_scenario(const Options& opt) { return run_serve(opt, kKv); }
+int run_files_scenario(const Options& opt) { return run_serve(opt, kFiles); }
 
 }  // namespace platypos::simtool

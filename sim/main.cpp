@@ -82,8 +82,12 @@ int main(int argc, char** argv) {
   app.add_option("--policy", policy,
                  "dedicated: processes own their cores, never preempted; timeshare: all cores shared, round-robin")
       ->check(CLI::IsMember({"dedicated", "timeshare"}));
-  app.add_option("--listen", opt.listen, "kv scenario: the address kv-server listens on, IPV4:PORT (port 0: any)");
-  app.add_option("--kv-memory", opt.kv_memory_bytes, "kv scenario: kv-server's memory in bytes (its items get most)")
+  app.add_option("--listen", opt.listen,
+                 "kv and files scenarios: the address the server listens on, IPV4:PORT (port 0: any; default "
+                 "127.0.0.1:11311 for kv, 127.0.0.1:8080 for files)");
+  app.add_option("--root", opt.root, "files scenario: the directory file-server serves, read-only (default: .)");
+  app.add_option("--kv-memory", opt.kv_memory_bytes,
+                 "kv and files scenarios: the server's memory in bytes (kv-server's items get most)")
       ->check(CLI::Range(platypos::abi::kMinProcessMemory, platypos::abi::kMaxProcessMemory));
   app.add_option("--seed", opt.seed, "Seed of the simulated schedule and of the workload");
   app.add_option("--duration", opt.duration_text, "Run length (virtual time in sim mode): e.g. 200ms, 1s, 500us");
@@ -151,7 +155,7 @@ int main(int argc, char** argv) {
     return usage("--quantum: '" + opt.quantum_text + "' is not a duration like 4ms");
   }
   if (opt.scenario == "programs" && cpus_opt->count() == 0) opt.cpus = 12;
-  if ((opt.scenario == "programs" || opt.scenario == "kv") && app.get_option("--log-level")->count() == 0) {
+  if ((opt.scenario == "programs" || opt.scenario == "kv" || opt.scenario == "files") && app.get_option("--log-level")->count() == 0) {
     opt.log_level = "info";
   }
   if (opt.kernel_cores >= opt.cpus) {

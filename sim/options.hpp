@@ -26,8 +26,9 @@ struct Options {
   std::string duration_text = "200ms";
   std::string quantum_text = "4ms";
   bool faults = false;
-  std::string listen = "127.0.0.1:11311";  // kv scenario
-  u64 kv_memory_bytes = 128ull << 20;      // kv scenario: kv-server's memory
+  std::string listen;                   // kv and files scenarios (empty: the scenario's default)
+  u64 kv_memory_bytes = 128ull << 20;   // kv and files scenarios: the server's memory
+  std::string root;                     // files scenario: the directory served (empty: the current one)
   std::string plant;  // --plant BUG: a planted bug for testing the checks (leak-on-kill, stuck-on-kill)  // --faults:
                       // seeded fault injection (sim/faults.hpp), programs scenario in sim mode
 

@@ -29,6 +29,7 @@ int run_programs_scenario(const Options& opt);
 int run_hostile_scenario(const Options& opt);
 // kv_scenario.cpp
 int run_kv_scenario(const Options& opt);
+int run_files_scenario(const Options& opt);
 
 // --trace FILE / --trace-level LEVEL (main.cpp): run_kernel() records the run into FILE (hosted::TraceSession).
 struct TraceOptions {

@@ -387,6 +387,10 @@ std::span<const Scenario> scenarios() {
        "kv-server (a memcached-compatible server) on a real socket, threads mode only, until Ctrl-C (--listen "
        "IPV4:PORT, default 127.0.0.1:11311; --kv-memory BYTES for the process; just serve)",
        &run_kv_scenario},
+      {"files",
+       "file-server (HTTP/1.1 GET/HEAD with keep-alive) for the files beneath --root DIR (default: .), read-only, on a "
+       "real socket, threads mode only, until Ctrl-C (--listen IPV4:PORT, default 127.0.0.1:8080; just serve-files)",
+       &run_files_scenario},
   };
   return list;
 }

@@ -3,7 +3,7 @@
 #
 #   run_fuzzer.sh FUZZ_BUILD_DIR NAME SECONDS [extra libFuzzer flags...]
 #
-# NAME is buddy or range_pool. With no corpus directory the run starts from scratch (fixed seed, so a CI run is
+# NAME is a target of tests/fuzz (buddy, range_pool, ring, kv_protocol, http_request). With no corpus directory the run starts from scratch (fixed seed, so a CI run is
 # repeatable up to timing); `just fuzz` keeps a corpus in build/fuzz/corpus/NAME. A crash makes this fail and leaves
 # the input in crash-* (libFuzzer prints how to replay it).
 set -euo pipefail
