@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <cinttypes>
@@ -53,6 +54,13 @@ struct KvWorld {
   u64 end_ns = 0;
 };
 
+// A receive waits on every open connection: the CQ must have room for all of them, and for the rest.
+u32 cq_entries_for(u64 connections) {
+  u32 n = abi::kDefaultCqEntries;
+  while (n < connections + 512 && n < abi::kMaxCqEntries) n *= 2;
+  return n;
+}
+
 void kv_supervisor(void* arg) {
   auto* w = static_cast<KvWorld*>(arg);
   sched::Scheduler& s = sched::scheduler();
@@ -67,8 +75,10 @@ void kv_supervisor(void* arg) {
     auto dir = io::FileObject::create(nullptr, w->net->files(), cap::ObjectType::directory, w->root).expect("root");
     caps[ncaps++] = {dir.leak(), cap::Rights::read, 0};
   }
+  // A handle per connection, and a few for the grant, the listener, the directory and the files being served.
   auto p = rt.launch({.program = w->spec->program, .cores = 1, .memory_bytes = w->opt->kv_memory_bytes,
-                      .args = w->args},
+                      .args = w->args, .handles = static_cast<u32>(w->opt->connections + 64),
+                      .cq_entries = cq_entries_for(w->opt->connections)},
                      {caps, ncaps});
   if (p.is_error()) {
     w->launch_error = p.error();
@@ -120,7 +130,20 @@ int run_serve(const Options& opt, const ServeSpec& spec) {
   w.address = ntohl(a.s_addr);
   w.port = static_cast<u16>(port);
   w.args = "port=" + std::to_string(w.port) + " address=" + std::to_string(w.address);
-  if (&spec == &kKv) w.args += " epoch=" + std::to_string(static_cast<unsigned long long>(std::time(nullptr)));
+  if (&spec == &kKv) {
+    w.args += " connections=" + std::to_string(opt.connections) +
+              " epoch=" + std::to_string(static_cast<unsigned long long>(std::time(nullptr)));
+  }
+  // Every connection is a host descriptor too: as many as the hard limit allows.
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < opt.connections + 256) {
+    std::fprintf(stderr, "platypos-sim: warning: the descriptor limit (%llu) is below --connections %llu\n",
+                 static_cast<unsigned long long>(nofile.rlim_cur), static_cast<unsigned long long>(opt.connections));
+  }
   std::string root_path;
   if (&spec == &kFiles) {
     root_path = opt.root.empty() ? "." : opt.root;

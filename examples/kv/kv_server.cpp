@@ -1,7 +1,7 @@
 // kv-server: a memcached-compatible server (the text protocol) on the sockets its net grant allows, so unmodified
 // memcached clients work against it (libmemcached's tools, pymemcache, nc).
 //
-//   kv-server [port=11311] [address=127.0.0.1 as 0x7f000001] [memory=BYTES] [epoch=UNIX_SECONDS]
+//   kv-server [port=11311] [address=127.0.0.1 as 0x7f000001] [memory=BYTES] [connections=4096] [epoch=UNIX_SECONDS]
 //   handles: 0 a net grant that allows listening on the address
 //
 // Items live in `memory` bytes of the program's own memory (default: 3/4 of its heap, at most all but 8 MiB), in
@@ -10,8 +10,10 @@
 // (a relative time is up to 30 days in seconds); without it, absolute times are refused as invalid.
 //
 // One task per connection: it reads into a buffer that grows to hold one command line and one item (1 MiB), answers
-// every complete command in it into an output buffer, and sends that whole before it reads again, so a client that
-// does not read its replies holds at most one batch of them (the kernel's send queue then fills: backpressure).
+// every complete command in it into an output buffer, and sends that once it holds kOutFlush bytes (a many-key get
+// in the middle of its keys) and before it reads again, so a client that does not read its replies holds at most
+// 256 KiB and one value of them (the kernel's send queue then fills: backpressure). Beyond `connections` open at
+// once, a new connection gets memcached's "SERVER_ERROR too many open connections" and is closed.
 // Serves on core 0 (the item store is one core's; see the issue-19 note).
 
 #include <platypos/base/format.hpp>
@@ -30,9 +32,14 @@ using user::Status;
 using user::Task;
 
 constexpr std::uint64_t kRelativeLimit = 60 * 60 * 24 * 30;  // memcached: larger exptimes are Unix times
-constexpr std::size_t kInitialIn = 4096;
+// An idle connection holds kInitialIn bytes of buffer (and its task); the output buffer is made on the first reply.
+constexpr std::size_t kInitialIn = 1024;
 constexpr std::size_t kMaxIn = 2 * 1024 * 1024;  // a line and a 1 MiB item, with room to spare
-constexpr std::size_t kInitialOut = 4096;
+// Replies are sent once this many are waiting (and before the next command is read): a client that pipelines
+// requests without reading the replies holds at most this, plus one value, of the server's memory.
+constexpr std::size_t kOutFlush = 256 * 1024;
+constexpr std::uint64_t kDefaultConnections = 4096;
+constexpr std::string_view kTooMany = "SERVER_ERROR too many open connections\r\n";
 
 struct Server {
   Context* cx;
@@ -41,7 +48,9 @@ struct Server {
   std::uint64_t epoch_s = 0;     // Unix time at start_ns (0: unknown)
   std::uint64_t start_ns = 0;
   std::uint64_t connections = 0;
+  std::uint64_t max_connections = kDefaultConnections;
   std::uint64_t total_connections = 0;
+  std::uint64_t rejected_connections = 0;
   std::uint64_t gets = 0, hits = 0, misses = 0, sets = 0;
   std::uint64_t flush_at_ns = 0;  // a delayed flush_all (0: none)
 };
@@ -181,10 +190,16 @@ void store(Server& s, const Command& c, std::string_view data, Buffer& out) {
   reply(out, c, "STORED\r\n");
 }
 
-void retrieve(Server& s, const Command& c, Buffer& out) {
+// Appends the values of the keys left in *keys until the output holds kOutFlush bytes: true once every key is done
+// (and END appended), false when the output should be sent before the rest (*keys: what is left).
+bool retrieve(Server& s, const Command& c, std::string_view* keys, Buffer& out) {
   const std::uint64_t now = s.cx->now_ns();
-  std::string_view rest = c.key_list, key;
-  while (next_key(&rest, &key)) {
+  std::string_view key;
+  while (out.len < kOutFlush) {
+    if (!next_key(keys, &key)) {
+      (void)out.append("END\r\n");
+      return true;
+    }
     ++s.gets;
     Item* it = s.cache.find(key, now);
     if (it == nullptr) {
@@ -199,10 +214,11 @@ void retrieve(Server& s, const Command& c, Buffer& out) {
     ok = ok && out.append("\r\n") && out.append(it->value_view()) && out.append("\r\n");
     if (!ok) {
       (void)out.append("SERVER_ERROR out of memory writing get response\r\n");
-      return;
+      *keys = {};
+      return true;
     }
   }
-  (void)out.append("END\r\n");
+  return false;
 }
 
 void arithmetic(Server& s, const Command& c, Buffer& out) {
@@ -250,6 +266,8 @@ void stats(Server& s, Buffer& out) {
   (void)out.append("STAT version 1.6.0\r\n");
   stat("curr_connections", s.connections);
   stat("total_connections", s.total_connections);
+  stat("max_connections", s.max_connections);
+  stat("rejected_connections", s.rejected_connections);
   stat("cmd_get", s.gets);
   stat("cmd_set", s.sets);
   stat("get_hits", s.hits);
@@ -261,6 +279,9 @@ void stats(Server& s, Buffer& out) {
   stat("evictions", st.evictions);
   stat("expired_unfetched", st.expired);
   stat("threads", 1);
+  // Not memcached's: the program's heap (items, connection buffers, task frames), now and at its peak.
+  stat("heap_in_use", s.cx->heap().in_use());
+  stat("heap_peak", s.cx->heap().peak());
   (void)out.append("END\r\n");
 }
 
@@ -268,7 +289,7 @@ void stats(Server& s, Buffer& out) {
 bool execute(Server& s, const Command& c, std::string_view data, Buffer& out) {
   switch (c.verb) {
     case Verb::get:
-    case Verb::gets: retrieve(s, c, out); break;
+    case Verb::gets: break;  // (serve_connection: retrieve, which may send part of the reply first)
     case Verb::set:
     case Verb::add:
     case Verb::replace:
@@ -329,11 +350,10 @@ Task<bool> send_all(Context& cx, Handle stream, Buffer& out) {
 
 Task<void> serve_connection(Server& s, Handle stream) {
   Context& cx = *s.cx;
-  ++s.connections;
   ++s.total_connections;
   Buffer in{&cx.heap()};
   Buffer out{&cx.heap()};
-  bool open = in.reserve(kInitialIn) && out.reserve(kInitialOut);
+  bool open = in.reserve(kInitialIn);
   std::uint64_t swallow = 0;  // bytes of a refused item's data block still to skip
   while (open) {
     if (in.len == in.cap && !(in.cap < kMaxIn && in.reserve(in.cap * 2))) break;
@@ -386,9 +406,23 @@ Task<void> serve_connection(Server& s, Handle stream) {
         data = {in.data + p.line_bytes, c.bytes};
         used = need;
       }
-      if (!execute(s, c, data, out)) open = false;
+      if (c.verb == Verb::get || c.verb == Verb::gets) {
+        std::string_view keys = c.key_list;  // (in `in`, which stays as it is until consume)
+        while (!retrieve(s, c, &keys, out)) {
+          if (!co_await send_all(cx, stream, out)) {
+            open = false;
+            break;
+          }
+        }
+      } else if (!execute(s, c, data, out)) {
+        open = false;
+      }
       in.consume(used);
       if (!open) break;
+      if (out.len >= kOutFlush && !co_await send_all(cx, stream, out)) {
+        open = false;
+        break;
+      }
     }
     if (out.len > 0 && !co_await send_all(cx, stream, out)) break;
     if (in.cap > kInitialIn && in.len <= kInitialIn) {  // a big item went: give its buffer back
@@ -408,6 +442,17 @@ Task<void> serve_connection(Server& s, Handle stream) {
   co_return;
 }
 
+// Over the connection limit: memcached's answer, then the connection is closed.
+Task<void> refuse_connection(Server& s, Handle stream) {
+  Context& cx = *s.cx;
+  Buffer out{&cx.heap()};
+  if (out.append(kTooMany)) (void)co_await send_all(cx, stream, out);
+  out.release();
+  (void)co_await cx.shutdown(stream, abi::kShutdownSend);
+  (void)co_await cx.close(stream);
+  co_return;
+}
+
 Task<int> kv_server_main(Context& cx) {
   const Args args(cx.args());
   if (cx.env().core_index != 0) co_return 0;  // the item store is core 0's (see the header)
@@ -416,17 +461,22 @@ Task<int> kv_server_main(Context& cx) {
   const std::uint64_t address = args.u64_or("address", 0x7f000001);
   // Items get three quarters of the heap, up to all but 8 MiB (connection buffers and task frames take the rest).
   const std::uint64_t heap = cx.heap().capacity();
-  const std::uint64_t rest = heap / 4 < (8ull << 20) ? heap / 4 : (8ull << 20);
+  const std::uint64_t max_connections = args.u64_or("connections", kDefaultConnections);
+  // Each connection: its input buffer, its task, replies waiting (2 KiB each, idle) beyond 8 MiB for big items.
+  std::uint64_t rest = (8ull << 20) + max_connections * 2048;
+  if (rest > heap / 2) rest = heap / 2;
   const std::uint64_t memory = args.u64_or("memory", heap - rest);
-  if (handles.empty() || !args.ok() || port > 65535 || address > 0xffffffffu) {
-    co_await say(cx, "kv-server: usage: kv-server [port=N] [address=IPV4] [memory=BYTES] [epoch=UNIX_SECONDS], with "
-                     "a net grant as handle 0");
+  if (handles.empty() || !args.ok() || port > 65535 || address > 0xffffffffu || max_connections == 0 ||
+      memory > heap) {
+    co_await say(cx, "kv-server: usage: kv-server [port=N] [address=IPV4] [memory=BYTES] [connections=N] "
+                     "[epoch=UNIX_SECONDS], with a net grant as handle 0");
     co_return 2;
   }
   Server* s = cx.heap().make<Server>();
   if (s == nullptr || !s->cache.init(cx.heap(), memory)) cx.fatal("kv-server: no memory for the item store");
   s->cx = &cx;
   s->epoch_s = args.u64_or("epoch", 0);
+  s->max_connections = max_connections;
   s->start_ns = cx.now_ns();
   auto l = co_await cx.listen(handles[0], abi::ipv4_endpoint(static_cast<std::uint32_t>(address),
                                                               static_cast<std::uint16_t>(port)),
@@ -439,6 +489,12 @@ Task<int> kv_server_main(Context& cx) {
                (address >> 16) & 0xff, (address >> 8) & 0xff, address & 0xff, l->port, memory >> 20);
   auto on_connection = [](void* server, Handle stream) {
     auto* srv = static_cast<Server*>(server);
+    if (srv->connections >= srv->max_connections) {
+      ++srv->rejected_connections;
+      srv->cx->spawn(refuse_connection(*srv, stream));
+      return;
+    }
+    ++srv->connections;
     srv->cx->spawn(serve_connection(*srv, stream));
   };
   // Multishot: armed until it fails (out of handles: that connection was closed; arm again after a pause).

@@ -26,6 +26,7 @@
 namespace platypos::hosted {
 namespace {
 constexpr unsigned kRingEntries = 1024;
+constexpr unsigned kCqEntries = 16384;
 constexpr unsigned kBufCount = 256;  // a power of two
 constexpr unsigned kBufBytes = 16 * 1024;
 constexpr u16 kBufGroup = 1;
@@ -143,7 +144,11 @@ struct UringNet::LaneState {
     if (ready) return;
     lane = &l;
     cpu = HostedPlatform::current_cpu();
-    int r = io_uring_queue_init(kRingEntries, &ring, 0);
+    // A large CQ: a burst of connections (10,000 accepts, each with its first receive) must not overflow it often.
+    io_uring_params params{};
+    params.flags = IORING_SETUP_CQSIZE;
+    params.cq_entries = kCqEntries;
+    int r = io_uring_queue_init_params(kRingEntries, &ring, &params);
     PLATYPOS_ASSERT(r == 0, "io_uring_queue_init: {}", std::strerror(-r));
     bufs_ring_bytes = kBufCount * sizeof(io_uring_buf);
     bufs = static_cast<io_uring_buf_ring*>(
@@ -545,7 +550,9 @@ UringNet::UringNet(u32 lanes) : lane_count_(lanes), lanes_(std::make_unique<std:
     if (io_uring_sq_ready(&st.ring) > 0) io_uring_submit(&st.ring);
     st.idle.store(true);
     (void)io_uring_cq_eventfd_toggle(&st.ring, true);
-    if (io_uring_cq_ready(&st.ring) > 0) return false;
+    // Completions the CQ had no room for wait in the kernel's overflow list, and raise no eventfd when they move to
+    // the CQ: the lane must not sleep on them (a burst of connections once left it asleep with accepts waiting).
+    if (io_uring_cq_ready(&st.ring) > 0 || io_uring_cq_has_overflow(&st.ring)) return false;
     return true;
   };
   device_.end_idle = [](void*, io::Lane& lane) {

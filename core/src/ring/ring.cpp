@@ -42,7 +42,7 @@ void Ring::reset_totals() {
 
 Result<Ring*> Ring::create(proc::Process& process, void* heap, u64 heap_bytes, const RingConfig& config) {
   if (!is_power_of_two(config.sq_entries) || !is_power_of_two(config.cq_entries) ||
-      config.sq_entries > abi::kMaxRingEntries || config.cq_entries > abi::kMaxRingEntries ||
+      config.sq_entries > abi::kMaxRingEntries || config.cq_entries > abi::kMaxCqEntries ||
       config.cq_entries < config.sq_entries) {
     return Error::invalid_argument;
   }

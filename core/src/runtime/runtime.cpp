@@ -119,7 +119,9 @@ Result<void> Runtime::prepare(const LaunchSpec& spec, const ProgramDescriptor* p
   if (memory_bytes < envs_bytes + u64{spec.cores} * kMinCoreShare) return undo(Error::invalid_argument);
   const u64 share = align_down((memory_bytes - envs_bytes) / spec.cores, 64);
   for (u32 i = 0; i < spec.cores; ++i) {
-    Result<Ring*> ring = Ring::create(*st->process, memory, memory_bytes, RingConfig{});
+    RingConfig config;
+    if (spec.cq_entries != 0) config.cq_entries = spec.cq_entries;
+    Result<Ring*> ring = Ring::create(*st->process, memory, memory_bytes, config);
     if (ring.is_error()) return undo(ring.error());
     st->rings[i] = *ring;
     (*ring)->set_spawner({&Runtime::spawn_for, this});

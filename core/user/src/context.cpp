@@ -157,10 +157,18 @@ void Context::idle() {
   const std::uint64_t start = env_->now_ns();
   for (std::uint32_t i = 0;; ++i) {
     if (ring_.has_completions()) return;
+    // Entries that did not fit in the SQ go in as soon as the kernel has taken what is there. Not only completions
+    // make room: the kernel takes entries that then wait (a receive on an idle connection) without completing
+    // anything, so a program that blocked for a completion here would wait for good (10,000 idle connections did).
+    if (overflow_head_ != nullptr && ring_.sq_has_room()) return;
     ++stats_.idle_spins;
     env_->relax();
     // The clock is read every few polls only: it costs more than a poll.
-    if ((i & 15) == 15 && env_->now_ns() - start >= idle_spin_ns_) break;
+    if ((i & 15) == 15 && env_->now_ns() - start >= idle_spin_ns_) {
+      // With entries still waiting for the SQ, keep polling: the kernel core was rung (flush) and takes them as soon
+      // as the CQ has room for their completions; blocking would need a completion that may never come.
+      if (overflow_head_ == nullptr) break;
+    }
   }
   // The kernel core may be idle too: it was told in flush() (NEED_WAKEUP), or wait_completions rings it.
   ring_.wait(1);

@@ -20,12 +20,13 @@
 namespace platypos::ring::testing {
 
 struct Launch {
-  Launch(std::string program_, std::string args_ = {}, u32 cores_ = 1, u64 memory_ = 4 * MiB)
-      : program(std::move(program_)), args(std::move(args_)), cores(cores_), memory(memory_) {}
+  Launch(std::string program_, std::string args_ = {}, u32 cores_ = 1, u64 memory_ = 4 * MiB, u32 cq_entries_ = 0)
+      : program(std::move(program_)), args(std::move(args_)), cores(cores_), memory(memory_), cq_entries(cq_entries_) {}
   std::string program;
   std::string args;
   u32 cores;
   u64 memory;
+  u32 cq_entries;  // 0: the default
 };
 
 struct Outcome {
@@ -68,7 +69,9 @@ class RingWorld {
               std::vector<cap::Ref<cap::ProcessObject>> procs;
               for (const Launch& l : *c->launches) {
                 auto p =
-                    rt.launch({.program = l.program, .cores = l.cores, .memory_bytes = l.memory, .args = l.args}, {});
+                    rt.launch({.program = l.program, .cores = l.cores, .memory_bytes = l.memory, .args = l.args,
+                               .cq_entries = l.cq_entries},
+                              {});
                 procs.push_back(p.has_value() ? std::move(*p) : cap::Ref<cap::ProcessObject>());
                 c->out->exit_codes.push_back(p.has_value() ? 0 : -1000 - static_cast<i64>(p.error()));
               }

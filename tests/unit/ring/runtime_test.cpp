@@ -400,6 +400,38 @@ TEST(RingRuntime, WhenAllRunsTasksConcurrently) {
   EXPECT_EQ(out.exit_codes[0], 0);
 }
 
+// More waits than the SQ holds, none of which completes until main signals: the kernel takes them from the SQ and
+// parks them, which frees SQ room without a single completion. The executor must see the room and submit the rest
+// (and main's signal after them); it used to block for a completion that could never come (kv-server with 10,000
+// idle connections hung so, now and then).
+Task<void> wait_on(Context& cx, Handle ev, int* woken) {
+  auto r = co_await cx.wait(ev, abi::signals::user_mask & (1u << 24));
+  *woken += r ? 1 : 0;
+  co_return;
+}
+Task<int> overflow_parked_main(Context& cx) {
+  auto ev = co_await cx.event_create();
+  if (!ev) co_return 1;
+  constexpr int kWaits = 1000;  // SQ: 256 entries; CQ: 512 by default, so the ring gets a larger one below
+  static int woken = 0;
+  woken = 0;
+  for (int i = 0; i < kWaits; ++i) cx.spawn(wait_on(cx, *ev, &woken));
+  // (The sleep goes in first; the waits follow it, 255 into the SQ and the rest into the executor's overflow.)
+  (void)co_await cx.sleep(1'000'000);
+  // Behind the waits still in the overflow: it goes in only once the kernel has parked the ones before it.
+  if (!co_await cx.signal(*ev, 0, 1u << 24)) co_return 2;
+  while (woken < kWaits) (void)co_await cx.nop();
+  co_return 0;
+}
+PLATYPOS_USER_PROGRAM("t-overflow-parked", overflow_parked_main);
+
+TEST(RingRuntime, EntriesBeyondTheSqGoInWhenTheKernelParksWhatWasThere) {
+  RingWorld w(4, 1, 7, RingWorld::Mode::threads);
+  const auto out = w.run({{"t-overflow-parked", "", 1, 8 * MiB, 2048}});
+  ASSERT_FALSE(out.report.stuck) << out.report.stuck_reason;
+  EXPECT_EQ(out.exit_codes[0], 0);
+}
+
 // --- Determinism ---------------------------------------------------------------------------------------------------
 
 TEST(RingRuntime, SameSeedSameSchedule) {

@@ -9,8 +9,13 @@
 namespace platypos::abi {
 
 // --- Rings ------------------------------------------------------------------------------------------------------
-// Entries per submission or completion queue (a power of two).
+// Entries per submission queue, and per completion queue (powers of two). The kernel takes an entry only while the
+// CQ has room for the completion of everything in flight, so the CQ bounds the operations a program can have
+// waiting at once (a server with 10,000 idle connections, each with a receive waiting, needs a CQ of 16384: like
+// io_uring's, it may be that large).
 inline constexpr std::uint32_t kMaxRingEntries = 4096;
+inline constexpr std::uint32_t kMaxCqEntries = 65536;
+inline constexpr std::uint32_t kDefaultCqEntries = 512;
 // Entries in one LINK chain: a longer chain fails as a whole (ring.hpp).
 inline constexpr std::uint32_t kMaxChain = 16;
 

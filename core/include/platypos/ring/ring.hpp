@@ -40,7 +40,7 @@ struct RingDyingTag;
 
 struct RingConfig {
   u32 sq_entries = 256;
-  u32 cq_entries = 512;
+  u32 cq_entries = abi::kDefaultCqEntries;
 };
 
 // process_spawn, as whoever created the ring provides it (the Runtime): the ring layer does not know how programs

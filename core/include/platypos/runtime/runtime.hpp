@@ -42,6 +42,9 @@ struct LaunchSpec {
   u64 memory_bytes = 8 * MiB;
   std::string_view args = {};
   u32 handles = abi::kProcessHandles;  // handle table capacity
+  // Completion queue entries of each of its rings (a power of two up to abi::kMaxCqEntries; 0: the default): how
+  // many operations one core of it can have in flight at once.
+  u32 cq_entries = 0;
   MemoryAccount* payer = nullptr;      // pays for the process object: the parent's account (nullptr: the kernel)
 };
 

@@ -27,6 +27,8 @@ class RingClient {
   }
   // The same, not zeroed: for a caller that writes the whole entry.
   abi::Sqe* slot();
+  // Whether slot() would give one (re-reads the kernel's head).
+  bool sq_has_room() { return slot() != nullptr; }
   void commit() { ++tail_; }
   // Unpublished entries.
   std::uint32_t pending() const { return tail_ - published_; }
