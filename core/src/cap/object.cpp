@@ -21,6 +21,7 @@ const char* object_type_name(ObjectType t) {
     case ObjectType::directory: return "directory";
     case ObjectType::file: return "file";
     case ObjectType::io_request: return "io_request";
+    case ObjectType::buffer_pool: return "buffer_pool";
   }
   return "?";
 }

@@ -433,6 +433,87 @@ bool NetGrant::allows_connect(Ipv4Endpoint ep) const {
   return false;
 }
 
+// --- BufferPool ----------------------------------------------------------------------------------------------------
+
+BufferPool::BufferPool() : KernelObject(cap::ObjectType::buffer_pool, &BufferPool::destroy) {}
+
+void BufferPool::destroy(cap::KernelObject* self) {
+  auto* p = static_cast<BufferPool*>(self);
+  MemoryAccount* a = p->account_;
+  a->free_bytes(p->free_, u64{p->count_} * sizeof(u32));
+  a->free_bytes(p->is_free_, p->count_);
+  cap::free_object(p);
+  a->release();
+}
+
+Result<cap::Ref<BufferPool>> BufferPool::create(MemoryAccount& payer, u64 owner, u8* region, u32 size, u32 count) {
+  if (size < abi::kMinPoolBufferBytes || size > abi::kMaxPoolBufferBytes || count == 0 ||
+      count > abi::kMaxPoolBuffers) {
+    return Error::invalid_argument;
+  }
+  auto* stack = static_cast<u32*>(PLATYPOS_TRY(payer.alloc_bytes(u64{count} * sizeof(u32))));
+  Result<void*> flags = payer.alloc_bytes(count);
+  if (flags.is_error()) {
+    payer.free_bytes(stack, u64{count} * sizeof(u32));
+    return flags.error();
+  }
+  Result<BufferPool*> p = cap::make_object<BufferPool>(&payer);
+  if (p.is_error()) {
+    payer.free_bytes(stack, u64{count} * sizeof(u32));
+    payer.free_bytes(*flags, count);
+    return p.error();
+  }
+  BufferPool* pool = *p;
+  pool->owner_ = owner;
+  pool->region_ = region;
+  pool->size_ = size;
+  pool->count_ = count;
+  pool->free_ = stack;
+  pool->is_free_ = static_cast<u8*>(*flags);
+  // Taken lowest id first.
+  for (u32 i = 0; i < count; ++i) {
+    stack[i] = count - 1 - i;
+    pool->is_free_[i] = 1;
+  }
+  pool->free_count_ = count;
+  payer.retain();
+  pool->account_ = &payer;
+  return cap::Ref<BufferPool>::adopt(pool);
+}
+
+Result<u32> BufferPool::take() {
+  IrqSpinGuard g(pool_lock_);
+  if (free_count_ == 0) return Error::no_resources;
+  const u32 id = free_[--free_count_];
+  is_free_[id] = 0;
+  return id;
+}
+
+void BufferPool::give_back(u32 id) {
+  IrqSpinGuard g(pool_lock_);
+  PLATYPOS_ASSERT(id < count_ && is_free_[id] == 0, "buffer {} given back twice", id);
+  is_free_[id] = 1;
+  free_[free_count_++] = id;
+}
+
+Result<void> BufferPool::provide(u32 first, u32 n) {
+  u64 end = 0;
+  if (n == 0 || !checked_add(first, n, &end) || end > count_) return Error::out_of_range;
+  IrqSpinGuard g(pool_lock_);
+  for (u32 i = first; i < end; ++i)
+    if (is_free_[i] != 0) return Error::bad_state;
+  for (u32 i = first; i < end; ++i) {
+    is_free_[i] = 1;
+    free_[free_count_++] = i;
+  }
+  return ok();
+}
+
+u32 BufferPool::free_buffers() const {
+  IrqSpinGuard g(pool_lock_);
+  return free_count_;
+}
+
 // --- SocketObject --------------------------------------------------------------------------------------------------
 
 SocketObject::SocketObject(cap::ObjectType type, Socket* socket) : KernelObject(type, &SocketObject::destroy), socket_(socket) {}

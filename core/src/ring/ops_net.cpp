@@ -165,3 +165,83 @@ Result<i64> op_net_shutdown(OpContext& cx) {
 }
 
 }  // namespace platypos::ring
+
+// --- Provided-buffer pools --------------------------------------------------------------------------------------------
+
+namespace platypos::ring {
+
+Result<i64> op_net_pool_create(OpContext& cx) {
+  const u64 size = cx.sqe().arg0;
+  const u64 len = cx.out().size();
+  if (size < abi::kMinPoolBufferBytes || size > abi::kMaxPoolBufferBytes || len == 0 || len % size != 0 ||
+      len / size > abi::kMaxPoolBuffers) {
+    return Error::invalid_argument;
+  }
+  cap::HandleTable& table = cx.table();
+  cap::HandleTable::Reserved slot = PLATYPOS_TRY(table.reserve(1));
+  // (The region was checked to lie inside the program's memory; the kernel writes into it only through
+  // copy_program_memory, as with any output buffer.)
+  auto pool = io::BufferPool::create(cx.account(), cx.pid(), cx.out().for_one_copy().data(), static_cast<u32>(size),
+                                     static_cast<u32>(len / size));
+  if (pool.is_error()) {
+    table.unreserve(slot);
+    return pool.error();
+  }
+  return table.add_reserved(slot, static_cast<cap::Ref<io::BufferPool>&&>(*pool),
+                            cap::Rights::read | cap::Rights::write);
+}
+
+Result<i64> op_net_pool_provide(OpContext& cx) {
+  const u64 first = cx.sqe().arg0, n = cx.sqe().arg1;
+  if (first > 0xffffffffu || n > 0xffffffffu) return Error::out_of_range;
+  PLATYPOS_TRY(cx.object_as<io::BufferPool>().provide(static_cast<u32>(first), static_cast<u32>(n)));
+  return 0;
+}
+
+namespace {
+// One receive into a buffer of `pool`: bytes | (id << 32), 0 at the end of the stream, would_block, or the error.
+Result<i64> receive_pooled(io::Socket& s, io::BufferPool& pool) {
+  const u32 id = PLATYPOS_TRY(pool.take());
+  Result<u64> n = s.receive(pool.buffer(id));
+  if (n.is_error() || *n == 0) {
+    pool.give_back(id);
+    if (n.is_error()) return n.error();
+    return 0;
+  }
+  return static_cast<i64>(*n | (u64{id} << 32));
+}
+}  // namespace
+
+Result<i64> op_net_recv_pool(OpContext& cx) {
+  const u64 flags = cx.sqe().arg1;
+  if ((flags & ~abi::kRecvMultishot) != 0 || cx.sqe().arg0 > 0xffffffffu) return Error::invalid_argument;
+  const bool multishot = (flags & abi::kRecvMultishot) != 0;
+  if (multishot && (cx.sqe().flags & (abi::kSqeLink | abi::kSqeNonBlocking)) != 0) return Error::invalid_argument;
+  auto pool_obj = PLATYPOS_TRY(cx.table().get_as<io::BufferPool>(static_cast<cap::Handle>(cx.sqe().arg0),
+                                                                 cap::Rights::read));
+  io::BufferPool& pool = *pool_obj;
+  if (pool.owner() != cx.pid()) return Error::access_denied;  // (its handle cannot travel; defence in depth)
+  io::Socket& s = socket_of(cx);
+  auto wait_for_data = [&]() {
+    return cx.park(static_cast<cap::Ref<cap::KernelObject>&&>(cx.object()), cap::kSignalReadable, 0);
+  };
+  if (!multishot) {
+    Result<i64> r = receive_pooled(s, pool);
+    if (r.is_error() && r.error() == Error::would_block && !cx.nonblocking()) return wait_for_data();
+    return r;
+  }
+  // Multishot: every arrival now, each as its own completion, then wait for the next. The end of the stream or a
+  // failure is the last completion.
+  for (;;) {
+    if (!cx.can_post()) {
+      return cx.park(static_cast<cap::Ref<cap::KernelObject>&&>(cx.object()), 0, Platform::now_ns() + kCqFullRetryNs);
+    }
+    Result<i64> r = receive_pooled(s, pool);
+    if (r.is_error() && r.error() == Error::would_block) return wait_for_data();
+    if (r.is_error() || *r == 0) return r;  // ends it
+    const bool posted = cx.post(*r);
+    PLATYPOS_ASSERT(posted, "multishot receive: the CQ room it checked is gone");
+  }
+}
+
+}  // namespace platypos::ring

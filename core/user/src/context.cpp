@@ -134,6 +134,11 @@ std::uint32_t Context::reap() {
   const std::uint32_t n = ring_.reap([this](const abi::Cqe& cqe) {
     if (cqe.user_data == 0) return;  // detached
     auto* c = reinterpret_cast<detail::Completion*>(static_cast<std::uintptr_t>(cqe.user_data));
+    if (c->each_value != nullptr && cqe.result > 0) {
+      ++in_flight_;  // not its last completion: it stays in flight
+      c->each_value(c->each_context, cqe.result);
+      return;
+    }
     if (c->each != nullptr && cqe.result >= 0) {
       ++in_flight_;  // not its last completion: it stays in flight
       c->each(c->each_context, Handle{static_cast<std::uint32_t>(cqe.result)});
@@ -488,6 +493,46 @@ Operation<std::uint64_t> Context::write_at(Handle file, std::uint64_t offset, st
 Operation<void> Context::sync(Handle file) { return {*this, make(Op::file_sync, file), as_void}; }
 
 Operation<std::uint64_t> Context::size(Handle file) { return {*this, make(Op::file_size, file), as_u64}; }
+
+Operation<Handle> Context::pool_create(std::span<char> region, std::uint32_t buffer_bytes) {
+  Sqe s = make(Op::net_pool_create);
+  s.addr = region.empty() ? 0 : addr_of(region.data());
+  s.len = static_cast<std::uint32_t>(region.size());
+  s.arg0 = buffer_bytes;
+  return {*this, s, as_handle};
+}
+
+Operation<void> Context::pool_provide(Handle pool, std::uint32_t first, std::uint32_t n) {
+  Sqe s = make(Op::net_pool_provide, pool);
+  s.arg0 = first;
+  s.arg1 = n;
+  return {*this, s, as_void};
+}
+
+namespace {
+Expected<Context::Pooled> as_pooled(std::int64_t r) {
+  if (r < 0) return abi::status_of(r);
+  const auto v = static_cast<std::uint64_t>(r);
+  return Context::Pooled{v & 0xffffffffu, static_cast<std::uint32_t>(v >> 32)};
+}
+}  // namespace
+
+Operation<Context::Pooled> Context::recv_pooled(Handle stream, Handle pool) {
+  Sqe s = make(Op::net_recv_pool, stream);
+  s.arg0 = pool.value;
+  return {*this, s, as_pooled};
+}
+
+Operation<Context::Pooled> Context::recv_each(Handle stream, Handle pool,
+                                              void (*on_data)(void* context, std::int64_t bytes_and_buffer),
+                                              void* context) {
+  Sqe s = make(Op::net_recv_pool, stream);
+  s.arg0 = pool.value;
+  s.arg1 = abi::kRecvMultishot;
+  Operation<Pooled> op{*this, s, as_pooled};
+  op.set_each_value(on_data, context);
+  return op;
+}
 
 // --- Programs -----------------------------------------------------------------------------------------------------
 

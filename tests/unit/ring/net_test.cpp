@@ -211,6 +211,111 @@ Task<int> net_hostile_main(Context& cx) {
 }
 PLATYPOS_USER_PROGRAM("t-net-hostile", net_hostile_main);
 
+// Provided buffers: echo through a pool of 4 buffers, single-shot and multishot; the pool's rules on bad input.
+constexpr std::uint32_t kPoolBuf = 16 * 1024, kPoolBufs = 4;
+struct PoolEcho {
+  Context* cx;
+  char* region;
+  std::int64_t queue[64] = {};  // arrivals (bytes | buffer << 32), in order
+  unsigned head = 0, tail = 0;
+  bool failed = false;
+};
+Task<int> net_pool_main(Context& cx) {
+  using abi::Op;
+  const Handle net = cx.initial_handles()[0];
+  auto l = co_await cx.listen(net, abi::ipv4_endpoint(kLoopback, 0));
+  if (!l) co_return 60;
+  char* region = static_cast<char*>(cx.heap().alloc(kPoolBuf * kPoolBufs));
+  auto pool = co_await cx.pool_create({region, kPoolBuf * kPoolBufs}, kPoolBuf);
+  if (!pool) co_return 61;
+  // Bad input: sizes, a region outside the program, providing what is free, beyond the pool; no duplicates.
+  const auto at = reinterpret_cast<std::uint64_t>(region);
+  if (co_await raw(cx, Op::net_pool_create, 0, at, 1000, 300) != st(Status::invalid_argument)) co_return 62;
+  if (co_await raw(cx, Op::net_pool_create, 0, at, 4096, 32) != st(Status::invalid_argument)) co_return 63;
+  if (co_await raw(cx, Op::net_pool_create, 0, 8, 4096, 1024) != st(Status::out_of_range)) co_return 64;
+  if (co_await raw(cx, Op::net_pool_provide, pool->value, 0, 0, 0, 1) != st(Status::bad_state)) co_return 65;
+  if (co_await raw(cx, Op::net_pool_provide, pool->value, 0, 0, 3, 2) != st(Status::out_of_range)) co_return 66;
+  auto dup = co_await cx.duplicate(*pool, abi::rights::read);
+  if (dup || dup.status() != Status::access_denied) co_return 67;
+  g_net->port.store(l->port);
+  // Connection 1: single-shot receives into the pool, each buffer sent back, then provided again.
+  auto s = co_await cx.accept(l->listener);
+  if (!s) co_return 68;
+  if (co_await raw(cx, Op::net_recv_pool, s->value, 0, 0, net.value) != st(Status::wrong_type)) co_return 69;
+  if (co_await raw(cx, Op::net_recv_pool, s->value, 0, 0, pool->value, 2) != st(Status::invalid_argument)) co_return 70;
+  for (;;) {
+    auto r = co_await cx.recv_pooled(*s, *pool);
+    if (!r) co_return 71;
+    if (r->bytes == 0) break;
+    if (r->buffer >= kPoolBufs || r->bytes > kPoolBuf) co_return 72;
+    const char* data = region + std::size_t{r->buffer} * kPoolBuf;
+    std::uint64_t off = 0;
+    while (off < r->bytes) {
+      auto w = co_await cx.send(*s, {data + off, static_cast<std::size_t>(r->bytes - off)});
+      if (!w) co_return 73;
+      off += *w;
+    }
+    if (!co_await cx.pool_provide(*pool, r->buffer, 1)) co_return 74;
+  }
+  (void)co_await cx.close(*s);
+  // Connection 2: one multishot receive; arrivals queue up and one task sends them back in order. When the pool
+  // runs dry the receive ends with no_resources: re-armed once buffers come back.
+  auto s2 = co_await cx.accept(l->listener);
+  if (!s2) co_return 75;
+  static PoolEcho e;
+  e = PoolEcho{};
+  e.cx = &cx;
+  e.region = region;
+  auto on_data = [](void* ctx, std::int64_t v) {
+    auto* pe = static_cast<PoolEcho*>(ctx);
+    if (pe->tail - pe->head == 64) {
+      pe->failed = true;
+      return;
+    }
+    pe->queue[pe->tail++ % 64] = v;
+  };
+  bool ended = false;
+  static bool* ended_flag;
+  ended_flag = &ended;
+  cx.spawn([](Context& c, Handle stream, Handle p, void (*f)(void*, std::int64_t)) -> Task<void> {
+    for (;;) {
+      auto r = co_await c.recv_each(stream, p, f, &e);
+      if (r && r->bytes == 0) break;  // the end of the stream
+      if (!r && r.status() == Status::no_resources) {
+        while (e.tail - e.head == kPoolBufs) (void)co_await c.sleep(100'000);  // until one is provided
+        continue;
+      }
+      e.failed = true;
+      break;
+    }
+    *ended_flag = true;
+  }(cx, *s2, *pool, on_data));
+  for (;;) {
+    if (e.head == e.tail) {
+      if (ended || e.failed) break;
+      (void)co_await cx.sleep(50'000);
+      continue;
+    }
+    const auto v = static_cast<std::uint64_t>(e.queue[e.head % 64]);
+    const std::uint32_t id = static_cast<std::uint32_t>(v >> 32);
+    const std::uint64_t n = v & 0xffffffffu;
+    const char* data = region + std::size_t{id} * kPoolBuf;
+    std::uint64_t off = 0;
+    while (off < n) {
+      auto w = co_await cx.send(*s2, {data + off, static_cast<std::size_t>(n - off)});
+      if (!w) co_return 76;
+      off += *w;
+    }
+    ++e.head;
+    if (!co_await cx.pool_provide(*pool, id, 1)) co_return 77;
+  }
+  if (e.failed) co_return 78;
+  (void)co_await cx.close(*s2);
+  (void)co_await cx.close(l->listener);
+  co_return 0;
+}
+PLATYPOS_USER_PROGRAM("t-net-pool", net_pool_main);
+
 int connect_loopback(u16 port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   timeval tv{5, 0};  // a program that died must not hang the test
@@ -292,8 +397,9 @@ NetRun run_echo(std::function<void(u16)> client, int connections, const char* pr
           &ctx)
       .expect("supervisor");
   std::thread client_thread([&] {
-    while (shared.port.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    client(shared.port.load());
+    // (A program that ends before it listens must not leave the client waiting for good.)
+    while (shared.port.load() == 0 && !shared.finished.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (shared.port.load() != 0) client(shared.port.load());
   });
   w.simulate();
   shared.finished.store(true);
@@ -302,6 +408,25 @@ NetRun run_echo(std::function<void(u16)> client, int connections, const char* pr
   out.sockets_after = io::Socket::live_sockets();
   g_net = nullptr;
   return out;
+}
+
+// recv from provided buffers, single-shot then multishot, with a 3 MiB transfer through a pool of four 16 KiB
+// buffers (so it runs dry, again and again, and is re-armed).
+TEST(NetHosted, ReceivesIntoProvidedBuffersEchoAndThePoolRefusesBadInput) {
+  std::string payload(3 * 1024 * 1024, '\0');
+  for (usize i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + (i * 7919) % 26);
+  bool ok1 = false, ok2 = false;
+  const NetRun r = run_echo(
+      [&](u16 port) {
+        ok1 = echo_once(port, payload);
+        ok2 = echo_once(port, payload);
+      },
+      2, "t-net-pool");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(ok1);
+  EXPECT_TRUE(ok2);
+  EXPECT_EQ(r.open_after, 0u);
+  EXPECT_EQ(r.sockets_after, 0u);
 }
 
 TEST(NetHosted, AProgramEchoesARealClientOverLoopback) {

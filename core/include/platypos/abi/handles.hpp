@@ -21,6 +21,7 @@ enum class ObjectType : std::uint8_t {
   directory = 10,  // a confined root of a file system: files beneath it can be opened, nothing above it
   file = 11,       // an open file
   io_request = 12, // kernel-internal (a file transfer in flight): never in a handle table
+  buffer_pool = 13, // provided buffers in its creator's memory that net_recv_pool fills
 };
 
 // Rights: what a handle lets its holder do. A mask that only ever shrinks (duplicate and replace can drop rights,

@@ -69,6 +69,12 @@ inline constexpr std::uint32_t kMaxBacklog = 4096;
 inline constexpr std::uint32_t kStreamReceiveBytes = 256 * 1024;
 inline constexpr std::uint32_t kStreamSendBytes = 256 * 1024;
 
+// Provided-buffer pools (net_pool_create): buffers of kMinPoolBufferBytes to kMaxPoolBufferBytes, at most
+// kMaxPoolBuffers of them.
+inline constexpr std::uint32_t kMinPoolBufferBytes = 64;
+inline constexpr std::uint32_t kMaxPoolBufferBytes = 1u << 20;
+inline constexpr std::uint32_t kMaxPoolBuffers = 65536;
+
 // --- Files ----------------------------------------------------------------------------------------------------
 // file_open_at's path: relative, '/'-separated components, none empty, ".", ".." or longer than kMaxPathComponent.
 inline constexpr std::uint32_t kMaxPathBytes = 1024;

@@ -76,6 +76,16 @@
 //                      arg0: offset                                    or beyond kMaxFileTransfer); no_space
 //   file_sync          handle: a file (WRITE)                          0 once the file's data is durable
 //   file_size          handle: a file (any right)                      its size in bytes
+//   net_pool_create    addr/len: a region of the program's memory,     a buffer pool handle (READ, WRITE: neither
+//                      arg0: bytes per buffer (len / arg0 buffers)     duplicated nor transferred), every buffer free
+//   net_pool_provide   handle: a pool (WRITE), arg0: first buffer,     0: those buffers are the kernel's to fill
+//                      arg1: how many                                  again (bad_state if one already is)
+//   net_recv_pool      handle: a stream (READ), arg0: a pool handle    bytes | (buffer << 32): the bytes are in that
+//                      (READ), arg1: 0 or kRecvMultishot               buffer, which stays the program's until it
+//                                                                      provides it back; 0 at the end of the stream;
+//                                                                      no_resources: no buffer free. Multishot: one
+//                                                                      completion per arrival, until one fails or
+//                                                                      the stream ends (that one ends it)
 
 #include <platypos/abi/handles.hpp>
 #include <platypos/abi/limits.hpp>
@@ -165,7 +175,13 @@ enum class Buffer : std::uint8_t { none, in, out };
     ObjectType::file, Buffer::in, 0, Buffer::none, 0, false)                                                          \
   X(file_sync, 32, field::handle, HandleUse::object, rights::write, ObjectType::file, Buffer::none, 0, Buffer::none,  \
     0, false)                                                                                                         \
-  X(file_size, 33, field::handle, HandleUse::object, 0, ObjectType::file, Buffer::none, 0, Buffer::none, 0, false)
+  X(file_size, 33, field::handle, HandleUse::object, 0, ObjectType::file, Buffer::none, 0, Buffer::none, 0, false)   \
+  X(net_pool_create, 34, field::addr | field::len | field::arg0, HandleUse::none, 0, ObjectType::any, Buffer::out, 0, \
+    Buffer::none, 0, false)                                                                                           \
+  X(net_pool_provide, 35, field::handle | field::arg0 | field::arg1, HandleUse::object, rights::write,               \
+    ObjectType::buffer_pool, Buffer::none, 0, Buffer::none, 0, false)                                                 \
+  X(net_recv_pool, 36, field::handle | field::arg0 | field::arg1, HandleUse::object, rights::read, ObjectType::stream, \
+    Buffer::none, 0, Buffer::none, 0, false)
 
 enum class Op : std::uint8_t {
 #define PLATYPOS_ABI_OP_ENUM(name, number, ...) name = number,
@@ -238,6 +254,8 @@ inline constexpr std::uint64_t kOpenTruncate = 8;
 inline constexpr std::uint64_t kOpenExclusive = 16;
 inline constexpr std::uint64_t kOpenDirectory = 32;
 inline constexpr std::uint64_t kOpenAll = 63;
+// net_recv_pool's arg1.
+inline constexpr std::uint64_t kRecvMultishot = 1;
 
 // Where channel_read and log_read report the sizes they needed (buffer_too_small).
 struct ReadNeeded {

@@ -276,6 +276,48 @@ class NetGrant final : public cap::KernelObject {
   u32 rule_count_ = 0;
 };
 
+// A provided-buffer pool (io_uring's buffer rings, as ops): a region of the program's own memory cut into `count`
+// buffers of `size` bytes, which net_recv_pool fills as data arrives, each completion naming the buffer it used; the
+// program hands buffers back (net_pool_provide) once it has consumed them. A receive waiting on an idle connection
+// then holds no buffer at all. The pool is its creator's alone: its handle cannot be duplicated or transferred, and
+// receives into it are refused to any other process (the kernel writes only into the memory of the process that
+// registered it, which lives as long as that process's handles do).
+class BufferPool final : public cap::KernelObject {
+ public:
+  static constexpr cap::ObjectType kType = cap::ObjectType::buffer_pool;
+  // A pool over [region, region + size * count) of process `owner`'s memory (checked by the caller), every buffer
+  // free, its bookkeeping paid by `payer`. Fails with invalid_argument (sizes), no_memory.
+  static Result<cap::Ref<BufferPool>> create(MemoryAccount& payer, u64 owner, u8* region, u32 size, u32 count);
+  u64 owner() const { return owner_; }
+  u32 size() const { return size_; }
+  u32 count() const { return count_; }
+  // A free buffer (its id), or no_resources when none is.
+  Result<u32> take();
+  // Buffer `id` is free again (after a take() whose receive found nothing).
+  void give_back(u32 id);
+  // The program hands back [first, first + n): all or nothing. out_of_range beyond the pool, bad_state if one of
+  // them is free already.
+  Result<void> provide(u32 first, u32 n);
+  // Where buffer `id` lies (program memory: written only through copy_program_memory).
+  std::span<u8> buffer(u32 id) const { return {region_ + u64{id} * size_, size_}; }
+  u32 free_buffers() const;
+
+ private:
+  template <class T, class... Args>
+  friend Result<T*> cap::make_object(MemoryAccount* payer, Args&&... args);
+  BufferPool();
+  static void destroy(cap::KernelObject* self);
+  mutable SpinLock pool_lock_{"buffer pool"};
+  u64 owner_ = 0;
+  u8* region_ = nullptr;
+  u32 size_ = 0;
+  u32 count_ = 0;
+  u32* free_ = nullptr;   // a stack of free ids
+  u32 free_count_ = 0;
+  u8* is_free_ = nullptr; // one byte per buffer (a double provide is refused)
+  MemoryAccount* account_ = nullptr;  // retained: pays for free_ and is_free_
+};
+
 // A listener or a stream: the object a handle names, over its Socket.
 class SocketObject final : public cap::KernelObject {
  public:

@@ -58,6 +58,7 @@ struct Completion : Resumable {
   // A multishot op (they yield handles): each success goes to each(each_context, handle) as it is reaped; the
   // failure that ends it resumes the awaiter.
   void (*each)(void* context, Handle h) = nullptr;
+  void (*each_value)(void* context, std::int64_t result) = nullptr;  // (the same, for results that are not handles)
   void* each_context = nullptr;
 };
 struct Group {
@@ -98,6 +99,10 @@ class [[nodiscard]] Operation {
   // Makes it a multishot op's awaitable: see Context::accept_each.
   void set_each(void (*each)(void* context, Handle h), void* context) {
     c_.each = each;
+    c_.each_context = context;
+  }
+  void set_each_value(void (*each)(void* context, std::int64_t result), void* context) {
+    c_.each_value = each;
     c_.each_context = context;
   }
 
@@ -234,6 +239,21 @@ class Context {
   Operation<std::uint64_t> send(Handle stream, std::span<const char> in);
   // abi::kShutdownSend and/or abi::kShutdownReceive.
   Operation<void> shutdown(Handle stream, std::uint64_t how);
+  // A provided-buffer pool over `region` (program memory) cut into buffers of `buffer_bytes`: receives into it take a
+  // buffer only when data arrives (an idle connection holds none).
+  Operation<Handle> pool_create(std::span<char> region, std::uint32_t buffer_bytes);
+  // Buffers [first, first + n) are the kernel's to fill again.
+  Operation<void> pool_provide(Handle pool, std::uint32_t first, std::uint32_t n);
+  struct Pooled {
+    std::uint64_t bytes = 0;  // 0: the end of the stream (no buffer)
+    std::uint32_t buffer = 0;
+  };
+  // Bytes received into a buffer of `pool` (waits for some); no_resources when the pool has none free.
+  Operation<Pooled> recv_pooled(Handle stream, Handle pool);
+  // A multishot receive into `pool`: every arrival goes to on_data(context, bytes, buffer) as it is reaped; co_await
+  // gives how it ended (0 bytes at the end of the stream; no_resources: the pool ran dry, provide and re-arm).
+  Operation<Pooled> recv_each(Handle stream, Handle pool,
+                              void (*on_data)(void* context, std::int64_t bytes_and_buffer), void* context);
 
   // --- Files (a directory handle from the parent says where) ---
   // Opens `path` (relative, beneath `dir`) with abi::kOpen* flags: a file handle, or a directory's (kOpenDirectory).
