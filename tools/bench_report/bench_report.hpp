@@ -6,7 +6,9 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
+#include <set>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -161,7 +163,8 @@ std::string markdown_table(const std::vector<std::string>& header, const std::ve
 
 // Rewrites every block between its markers in the Markdown text; throws Error (naming the line) on a marker problem
 // or a block of blocks() with no markers.
-std::string rewrite_readme(const std::string& text, const std::string& file_name, const Results& r);
+std::string rewrite_readme(const std::string& text, const std::string& file_name, const Results& r,
+                           const std::set<std::string>& only = {});
 // results/summary.md: the machine, the timings, every block, and each suite's own summary (all results and ratios).
 std::string render_summary(const Results& r);
 // results/machine.txt: key: value lines.

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "bench_report.hpp"
@@ -63,6 +64,11 @@ int main(int argc, char** argv) {
   bool check = false;
   readme->add_option("--readme", readme_path, "the Markdown file to rewrite (default docs/benchmarks.md)");
   readme->add_flag("--check", check, "change nothing; exit 1 if the file is not what the results give");
+  std::vector<std::string> only_blocks;
+  readme->add_option("--blocks", only_blocks,
+                     "only these blocks (comma-separated), which the file must have; others are refused "
+                     "(default: every block)")
+      ->delimiter(',');
   auto* plot = app.add_subcommand("plot", "write gnuplot data and a script drawing the PNGs");
   std::string work = "build/bench-plot", out = "docs/bench";
   plot->add_option("--work", work, "where the data files and bench.gp go (default build/bench-plot)");
@@ -79,7 +85,8 @@ int main(int argc, char** argv) {
       std::printf("bench-report: wrote %s/summary.md and %s/machine.txt\n", results.c_str(), results.c_str());
     } else if (readme->parsed()) {
       const std::string before = read_file(readme_path);
-      const std::string after = rewrite_readme(before, readme_path, r);
+      const std::string after =
+          rewrite_readme(before, readme_path, r, std::set<std::string>(only_blocks.begin(), only_blocks.end()));
       if (check) {
         if (before != after) {
           std::fprintf(stderr, "bench-report: %s is not what %s gives; run `just bench-report`\n", readme_path.c_str(),

@@ -41,7 +41,8 @@ std::string read_file(const std::string& path) {
 
 }  // namespace
 
-std::string rewrite_readme(const std::string& text, const std::string& file_name, const Results& r) {
+std::string rewrite_readme(const std::string& text, const std::string& file_name, const Results& r,
+                           const std::set<std::string>& only) {
   static const std::regex marker(R"(^\s*<!--\s*bench:([A-Za-z0-9_-]+):(begin|end)\b.*$)");
   static const std::regex loose(R"(^\s*<!--\s*bench:)");
   std::istringstream in(text);
@@ -69,6 +70,9 @@ std::string rewrite_readme(const std::string& text, const std::string& file_name
       }
       const Block* b = find_block(id);
       if (b == nullptr) throw Error(where + "unknown block '" + id + "' (the blocks are: " + block_ids() + ")");
+      if (!only.empty() && only.count(id) == 0) {
+        throw Error(where + "block '" + id + "' is not among the blocks asked for (--blocks)");
+      }
       if (!seen.insert(id).second) throw Error(where + "block '" + id + "' appears twice");
       open = id;
       open_line = line_no;
@@ -89,7 +93,7 @@ std::string rewrite_readme(const std::string& text, const std::string& file_name
   }
   std::string absent;
   for (const Block& b : blocks()) {
-    if (seen.count(b.id) == 0) absent += (absent.empty() ? "" : ", ") + b.id;
+    if (seen.count(b.id) == 0 && (only.empty() || only.count(b.id) != 0)) absent += (absent.empty() ? "" : ", ") + b.id;
   }
   if (!absent.empty()) {
     throw Error(file_name + ": no markers for block(s) " + absent +

@@ -99,12 +99,14 @@ std::string render_columns(const Results& r, const ColumnsTable& t) {
 std::string render_footer(const Results& r, const std::string& suite_name) {
   const Suite& s = r.suite(suite_name);
   if (!s.present) {
+    if (suite_name == "kv") return "*Not run yet: `just bench-kv` writes it (no " + s.path + ").*";
     return "*Not run yet: `just bench` runs `build/hosted-release/bench/platypos_bench_" + suite_name + "` (no " +
            s.path + ").*";
   }
   std::string command = s.context_value("platypos_command");
   if (command.empty()) command = s.context_value("executable");
-  return "*Run " + s.date() + " by `just bench`: `" + command + "`; " + machine_description(s) + ".*";
+  const char* recipe = suite_name == "kv" ? "just bench-kv" : "just bench";
+  return "*Run " + s.date() + " by `" + recipe + "`: `" + command + "`; " + machine_description(s) + ".*";
 }
 
 std::string seconds_text(double s) {

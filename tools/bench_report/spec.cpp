@@ -4,6 +4,8 @@
 //
 // Benchmark names match by prefix up to a '/': "BM_RingNop" matches "BM_RingNop/iterations:400000/manual_time".
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "bench_report.hpp"
@@ -11,7 +13,7 @@
 namespace platypos::benchreport {
 namespace {
 
-const char* const kSuites[] = {"mm", "sched", "cap", "trace", "ring", "teardown", "serve", "simscale"};
+const char* const kSuites[] = {"mm", "sched", "cap", "trace", "ring", "teardown", "serve", "simscale", "kv"};
 
 Metric m(const char* suite, const std::string& bench, const char* field = "time") { return {suite, bench, field}; }
 Value v(Metric a) { return {std::move(a), std::nullopt}; }
@@ -104,6 +106,104 @@ std::string simscale_table(const Results& r) {
   return markdown_table(header, rows);
 }
 
+// --- kv-server against memcached, real clients' protocol over loopback (`just bench-kv`, bench/kv_bench.sh) ---
+
+// The offered rates of one system's runs, in file order ("BM_KvPlatypos/hog:0/rate:10000").
+std::vector<long> kv_rates(const Results& r, const std::string& system, int hog) {
+  std::vector<long> out;
+  const std::string prefix = "BM_Kv" + system + "/hog:" + std::to_string(hog) + "/rate:";
+  for (const Entry& e : r.suite("kv").entries) {
+    if (e.name.rfind(prefix, 0) == 0) out.push_back(std::stol(e.name.substr(prefix.size())));
+  }
+  return out;
+}
+std::string kv_name(const std::string& system, int hog, long rate) {
+  return "BM_Kv" + system + "/hog:" + std::to_string(hog) + "/rate:" + std::to_string(rate);
+}
+std::optional<double> kv_value(const Results& r, const std::string& system, int hog, long rate, const char* field) {
+  return evaluate(r, v(m("kv", kv_name(system, hog, rate), field)));
+}
+// Saturation: the highest achieved rate over the runs.
+std::optional<double> kv_saturation(const Results& r, const std::string& system, int hog) {
+  std::optional<double> best;
+  for (long rate : kv_rates(r, system, hog)) {
+    const auto x = kv_value(r, system, hog, rate, "req_per_s");
+    if (x && (!best || *x > *best)) best = x;
+  }
+  return best;
+}
+
+std::string kv_table(const Results& r) {
+  std::vector<std::vector<std::string>> rows;
+  auto lat = [&](const std::string& system, int hog, long rate) {
+    const std::string name = kv_name(system, hog, rate);
+    if (!kv_value(r, system, hog, rate, "p50_us")) return std::string("not run");
+    std::string s = latencies(r, "kv", name, {"p50_us", "p99_us", "p999_us"});
+    const auto t = kv_value(r, system, hog, rate, "timeouts");
+    if (t && *t > 0) s += " (" + format_value(*t, Unit::number) + " timed out)";
+    return s;
+  };
+  for (int hog : {0, 1}) {
+    std::vector<long> rates = kv_rates(r, "Platypos", hog);
+    for (const char* other : {"Memcached", "Memcached2"}) {
+      for (long x : kv_rates(r, other, hog))
+        if (std::find(rates.begin(), rates.end(), x) == rates.end()) rates.push_back(x);
+    }
+    std::sort(rates.begin(), rates.end());
+    for (long rate : rates) {
+      auto achieved = [&](const std::string& system) {
+        const auto x = kv_value(r, system, hog, rate, "req_per_s");
+        return x ? format_value(*x, Unit::rate) : std::string("not run");
+      };
+      rows.push_back({hog != 0 ? "yes" : "no", format_value(static_cast<double>(rate), Unit::rate),
+                      lat("Platypos", hog, rate), lat("Memcached", hog, rate), lat("Memcached2", hog, rate),
+                      achieved("Platypos") + " / " + achieved("Memcached") + " / " + achieved("Memcached2")});
+    }
+  }
+  if (rows.empty()) return "*No kv results yet: `just bench-kv` writes results/kv.json.*";
+  std::string out = markdown_table({"neighbour", "offered req/s", "PlatypOS p50 / p99 / p99.9",
+                                    "memcached -t 1 p50 / p99 / p99.9", "memcached -t 2 p50 / p99 / p99.9",
+                                    "achieved req/s PlatypOS / -t 1 / -t 2"},
+                                   rows);
+  // The goals, judged from the same runs.
+  std::vector<std::vector<std::string>> goals;
+  for (int hog : {0, 1}) {
+    const auto ps = kv_saturation(r, "Platypos", hog), ms = kv_saturation(r, "Memcached", hog);
+    const std::string when = hog != 0 ? ", with the neighbour" : ", alone";
+    if (ps && ms) {
+      if (const auto m2 = kv_saturation(r, "Memcached2", hog)) {
+        goals.push_back({"for reference: saturation throughput, PlatypOS ÷ memcached -t 2" + when,
+                         format_value(*ps, Unit::rate) + " / " + format_value(*m2, Unit::rate) + " = " +
+                             format_ratio(*ps / *m2),
+                         "(no goal)"});
+      }
+      goals.push_back({"saturation throughput, PlatypOS ÷ memcached -t 1" + when,
+                       format_value(*ps, Unit::rate) + " / " + format_value(*ms, Unit::rate) + " = " +
+                           format_ratio(*ps / *ms),
+                       "≥ 1×: " + std::string(*ps >= *ms ? "met" : "missed")});
+      // The run nearest 70% of memcached's saturation.
+      long at = 0;
+      double best = 1e300;
+      for (long rate : kv_rates(r, "Memcached", hog)) {
+        const double d = std::abs(static_cast<double>(rate) - 0.7 * *ms);
+        if (d < best && kv_value(r, "Platypos", hog, rate, "p999_us")) {
+          best = d;
+          at = rate;
+        }
+      }
+      const auto pp = kv_value(r, "Platypos", hog, at, "p999_us"), mp = kv_value(r, "Memcached", hog, at, "p999_us");
+      if (at != 0 && pp && mp) {
+        goals.push_back({"p99.9 at " + format_value(static_cast<double>(at), Unit::rate) +
+                             " req/s (nearest 70% of memcached -t 1's saturation)" + when + ", PlatypOS / memcached",
+                         format_value(*pp, Unit::us) + " / " + format_value(*mp, Unit::us),
+                         "PlatypOS ≤ memcached: " + std::string(*pp <= *mp ? "met" : "missed")});
+      }
+    }
+  }
+  if (!goals.empty()) out += "\n" + markdown_table({"goal", "measured", "verdict"}, goals);
+  return out;
+}
+
 std::vector<Block> make_blocks() {
   std::vector<Block> b;
 
@@ -134,6 +234,14 @@ std::vector<Block> make_blocks() {
                                        },
                                        false,
                                        "check"}}});
+
+  b.push_back({"kv",
+               "**kv-server on PlatypOS against memcached 1.6, hosted, real sockets** (`just bench-kv`: the open-loop "
+               "generator bench/kv_load.cpp, Poisson arrivals over 32 connections, 90% gets of 10,000 keys with "
+               "100-byte values; latency from each request's intended send time; one app core against "
+               "`memcached -t 1`, and `-t 2` as many busy host threads as PlatypOS's app and kernel core)",
+               {"kv"},
+               {Custom{kv_table}}});
 
   b.push_back(
       {"simscale",

@@ -59,7 +59,17 @@ case $mode in
     has '| one trace event (timestamp + 3 args into the per-CPU buffer) | not run | ≤ 15 ns: not run |' README.md
     has '| sim (virtual time), churn | not run | not run | not run | not run | not run |' README.md
     has '| p99.9 with churn ÷ without, sim | not run |' README.md
-    has 'Not run yet: sched, cap, trace, teardown.' README.md
+    has 'Not run yet: sched, cap, trace, teardown, kv.' README.md
+    has '*No kv results yet: `just bench-kv` writes results/kv.json.*' README.md
+    has '*Not run yet: `just bench-kv` writes it (no results/kv.json).*' README.md
+    # --blocks: a file with some blocks only (the top-level README has the kv table alone).
+    printf 'intro\n<!-- bench:kv:begin -->\nold\n<!-- bench:kv:end -->\noutro\n' >some.md
+    if "$tool" readme --readme some.md 2>err.txt; then fail "exit status 0 for a file without every block"; fi
+    "$tool" readme --readme some.md --blocks kv
+    has 'No kv results yet' some.md
+    lacks 'old' some.md
+    if "$tool" readme --readme some.md --blocks ring 2>err.txt; then fail "exit status 0 with a block not asked for"; fi
+    has "block 'kv' is not among the blocks asked for" err.txt
     # Benchmarks missing from a suite that ran (the fixture's simscale has the dedicated runs only), or that failed.
     has '| timeshare, 16 | not run | not run | not run | not run | not run |' README.md
     has '| dedicated, 64 | 20.0 / 26.0 / 30.0 us |' README.md
