@@ -80,7 +80,7 @@ bench filter=".":
     @tools/bench_report/run_suites.sh build/hosted-release results '{{filter}}'
 
 # kv-server on PlatypOS (hosted, one app core) against memcached -t 1 from Debian: the same open-loop load (bench/kv_load.cpp) at each offered rate, alone and beside a CPU hog, into results/kv.json; then `just bench-report` puts the table in docs/benchmarks.md and the README (about 4 min with the defaults)
-bench-kv rates="10000,20000,40000,60000,80000,100000,120000,150000" seconds="5":
+bench-kv rates="10000,20000,40000,60000,80000,100000,120000,150000,200000,250000" seconds="5":
     @[ -f build/hosted-release/CMakeCache.txt ] || cmake --preset hosted-release
     cmake --build --preset hosted-release --target platypos-sim platypos-kv-load
     bench/kv_bench.sh build/hosted-release results {{rates}} {{seconds}}

@@ -76,7 +76,8 @@ void kv_supervisor(void* arg) {
     caps[ncaps++] = {dir.leak(), cap::Rights::read, 0};
   }
   // A handle per connection, and a few for the grant, the listener, the directory and the files being served.
-  auto p = rt.launch({.program = w->spec->program, .cores = 1, .memory_bytes = w->opt->kv_memory_bytes,
+  auto p = rt.launch({.program = w->spec->program, .cores = w->opt->server_cores,
+                      .memory_bytes = w->opt->kv_memory_bytes,
                       .args = w->args, .handles = static_cast<u32>(w->opt->connections + 64),
                       .cq_entries = cq_entries_for(w->opt->connections)},
                      {caps, ncaps});

@@ -85,6 +85,10 @@ int main(int argc, char** argv) {
   app.add_option("--listen", opt.listen,
                  "kv and files scenarios: the address the server listens on, IPV4:PORT (port 0: any; default "
                  "127.0.0.1:11311 for kv, 127.0.0.1:8080 for files)");
+  app.add_option("--server-cores", opt.server_cores,
+                 "kv and files scenarios: app cores the server gets (kv-server serves on all of them; file-server "
+                 "on the first); --cpus must leave room for them beside the kernel cores")
+      ->check(CLI::Range(1u, 16u));
   app.add_option("--connections", opt.connections,
                  "kv scenario: connections kv-server holds open at once; beyond, a new one gets memcached's "
                  "'SERVER_ERROR too many open connections' (default 4096)")

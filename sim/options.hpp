@@ -29,6 +29,7 @@ struct Options {
   std::string listen;                   // kv and files scenarios (empty: the scenario's default)
   u64 kv_memory_bytes = 128ull << 20;   // kv and files scenarios: the server's memory
   std::string root;                     // files scenario: the directory served (empty: the current one)
+  u32 server_cores = 1;                 // kv and files scenarios: the server's app cores
   u64 connections = 4096;               // kv scenario: connections open at once (the server's handle table fits them)
   std::string plant;  // --plant BUG: a planted bug for testing the checks (leak-on-kill, stuck-on-kill)  // --faults:
                       // seeded fault injection (sim/faults.hpp), programs scenario in sim mode

@@ -13,7 +13,6 @@ std::uint64_t hash_of(std::string_view key) {
 }  // namespace
 
 bool Cache::init(user::Heap& heap, std::uint64_t budget) {
-  heap_ = &heap;
   budget_ = budget;
   // About one bucket per 512 bytes of budget, a power of two between 1 Ki and 1 Mi.
   std::size_t buckets = 1024;
@@ -28,7 +27,17 @@ bool Cache::init(user::Heap& heap, std::uint64_t budget) {
     size = (size * 5 / 4 + 15) & ~std::size_t{15};
   }
   classes_[class_count_++].chunk = kPageBytes;
-  return true;
+  // Every page the budget allows, now: what the heap cannot give, the store does without (a smaller budget).
+  std::uint64_t carved = 0;
+  while (carved + kPageBytes <= budget_) {
+    void* page = heap.alloc(kPageBytes);
+    if (page == nullptr) break;
+    *static_cast<void**>(page) = pages_;
+    pages_ = page;
+    carved += kPageBytes;
+  }
+  budget_ = carved;
+  return carved > 0;
 }
 
 Item** Cache::bucket(std::string_view key) { return &buckets_[hash_of(key) & bucket_mask_]; }
@@ -64,10 +73,26 @@ void Cache::free_chunk(Item* it) {
 }
 
 bool Cache::grow(Class& c) {
-  const std::size_t bytes = c.chunk > kSlabBytes ? c.chunk : kSlabBytes;
-  if (taken_ + bytes > budget_) return false;
-  char* page = static_cast<char*>(heap_->alloc(bytes));
-  if (page == nullptr) return false;
+  // Small chunks come in kSlabBytes slabs cut from a page; larger ones get a page of their own.
+  const bool small = c.chunk <= kSlabBytes;
+  char* page = nullptr;
+  std::size_t bytes = 0;
+  if (small && split_left_ >= kSlabBytes) {
+    page = split_;
+    split_ += kSlabBytes;
+    split_left_ -= kSlabBytes;
+    bytes = kSlabBytes;
+  } else {
+    if (pages_ == nullptr) return false;
+    page = static_cast<char*>(pages_);
+    pages_ = *static_cast<void**>(pages_);
+    bytes = kPageBytes;
+    if (small) {
+      split_ = page + kSlabBytes;
+      split_left_ = kPageBytes - kSlabBytes;
+      bytes = kSlabBytes;
+    }
+  }
   taken_ += bytes;
   ++stats_.pages;
   for (std::size_t off = 0; off + c.chunk <= bytes; off += c.chunk) {

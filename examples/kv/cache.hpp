@@ -78,7 +78,11 @@ class Cache {
   void free_chunk(Item* it);
   bool grow(Class& c);
 
-  user::Heap* heap_ = nullptr;
+  // Pages of kPageBytes carved from the heap at init (so that the store never touches the heap again: other cores
+  // use it while the heap's core allocates), linked through their first word; slabs are cut from split_.
+  void* pages_ = nullptr;
+  char* split_ = nullptr;
+  std::size_t split_left_ = 0;
   std::uint64_t budget_ = 0;
   std::uint64_t taken_ = 0;
   Item** buckets_ = nullptr;

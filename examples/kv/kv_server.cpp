@@ -14,9 +14,14 @@
 // in the middle of its keys) and before it reads again, so a client that does not read its replies holds at most
 // 256 KiB and one value of them (the kernel's send queue then fills: backpressure). Beyond `connections` open at
 // once, a new connection gets memcached's "SERVER_ERROR too many open connections" and is closed.
-// Serves on core 0 (the item store is one core's; see the issue-19 note).
+// Serves on every core it is given: core 0 sets up the item store (in its heap, carved up front: nothing touches
+// that heap from another core) and the listener, and publishes them in its env's program_word; it accepts and deals
+// the connections out round robin to the cores (their inboxes, an event each), and every core serves its own. The
+// store is shared under one spinlock (commands never suspend while holding it).
 
 #include <platypos/base/format.hpp>
+
+#include <atomic>
 
 #include "../support/args.hpp"
 #include "../support/console.hpp"
@@ -31,6 +36,31 @@ using user::Handle;
 using user::Status;
 using user::Task;
 
+// A spinlock in program memory, for the cores of this process (the kernel's are not the program's to use).
+class SpinLock {
+ public:
+  void lock() {
+    while (flag_.exchange(true, std::memory_order_acquire)) {
+      while (flag_.load(std::memory_order_relaxed)) {
+      }
+    }
+  }
+  void unlock() { flag_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> flag_{false};
+};
+class Guard {
+ public:
+  explicit Guard(SpinLock& l) : l_(l) { l_.lock(); }
+  ~Guard() { l_.unlock(); }
+  Guard(const Guard&) = delete;
+  Guard& operator=(const Guard&) = delete;
+
+ private:
+  SpinLock& l_;
+};
+
 constexpr std::uint64_t kRelativeLimit = 60 * 60 * 24 * 30;  // memcached: larger exptimes are Unix times
 // An idle connection holds kInitialIn bytes of buffer (and its task); the output buffer is made on the first reply.
 constexpr std::size_t kInitialIn = 1024;
@@ -41,18 +71,41 @@ constexpr std::size_t kOutFlush = 256 * 1024;
 constexpr std::uint64_t kDefaultConnections = 4096;
 constexpr std::string_view kTooMany = "SERVER_ERROR too many open connections\r\n";
 
+// A core's inbox: connections core 0 accepted for it; `event` (its user signal kInboxSignal) says one is there.
+constexpr std::uint32_t kInboxSize = 1024;
+constexpr std::uint32_t kInboxSignal = 1u << 24;
+struct Inbox {
+  Handle items[kInboxSize];
+  std::uint32_t head = 0, tail = 0;
+  Handle event{};
+  bool ready = false;  // the core is up and waits on `event`
+};
+
+// The item store and counters every core shares: touched only under `lock` (no task suspends while holding it).
 struct Server {
-  Context* cx;
-  Context& context() { return *cx; }  // (a coroutine's frame comes from its context's heap)
+  Context* cx;  // core 0's (its clock: the same on every core)
+  SpinLock lock;
   Cache cache;
+  Handle listener;
   std::uint64_t epoch_s = 0;     // Unix time at start_ns (0: unknown)
   std::uint64_t start_ns = 0;
   std::uint64_t connections = 0;
   std::uint64_t max_connections = kDefaultConnections;
   std::uint64_t total_connections = 0;
   std::uint64_t rejected_connections = 0;
+  std::uint64_t core_connections[abi::kMaxProgramCores] = {};  // served by each core, in all
+  std::uint32_t cores = 1;
+  std::uint32_t next_core = 0;
+  Inbox inbox[abi::kMaxProgramCores];
   std::uint64_t gets = 0, hits = 0, misses = 0, sets = 0;
   std::uint64_t flush_at_ns = 0;  // a delayed flush_all (0: none)
+};
+
+// One app core's side: its executor and heap (connection buffers, task frames) and the shared store.
+struct Worker {
+  Context* cx;
+  Server* s;
+  Context& context() { return *cx; }  // (a coroutine's frame comes from its context's heap: this core's)
 };
 
 // A growable byte buffer from the program's heap.
@@ -254,7 +307,7 @@ void arithmetic(Server& s, const Command& c, Buffer& out) {
   if (!c.noreply) (void)(out.append({digits, n}) && out.append("\r\n"));
 }
 
-void stats(Server& s, Buffer& out) {
+void stats(Server& s, Buffer& out, Context& local) {
   const Cache::Stats& st = s.cache.stats();
   const std::uint64_t now = s.cx->now_ns();
   auto stat = [&](std::string_view name, std::uint64_t v) {
@@ -278,15 +331,21 @@ void stats(Server& s, Buffer& out) {
   stat("limit_maxbytes", s.cache.budget());
   stat("evictions", st.evictions);
   stat("expired_unfetched", st.expired);
-  stat("threads", 1);
-  // Not memcached's: the program's heap (items, connection buffers, task frames), now and at its peak.
-  stat("heap_in_use", s.cx->heap().in_use());
-  stat("heap_peak", s.cx->heap().peak());
+  stat("threads", s.cx->env().cores);
+  // Not memcached's: the heap of the core answering (items on core 0's, connection buffers, task frames), now and at
+  // its peak.
+  for (std::uint32_t i = 0; i < s.cx->env().cores; ++i) {
+    FormatBuffer<32> name;
+    name.append("total_connections_core_{}", i);
+    stat(name.view(), s.core_connections[i]);
+  }
+  stat("heap_in_use", local.heap().in_use());
+  stat("heap_peak", local.heap().peak());
   (void)out.append("END\r\n");
 }
 
 // One command; false: close the connection (quit).
-bool execute(Server& s, const Command& c, std::string_view data, Buffer& out) {
+bool execute(Server& s, const Command& c, std::string_view data, Buffer& out, Context& local) {
   switch (c.verb) {
     case Verb::get:
     case Verb::gets: break;  // (serve_connection: retrieve, which may send part of the reply first)
@@ -329,7 +388,7 @@ bool execute(Server& s, const Command& c, std::string_view data, Buffer& out) {
       reply(out, c, "OK\r\n");
       break;
     case Verb::version: (void)out.append("VERSION 1.6.0\r\n"); break;
-    case Verb::stats: stats(s, out); break;
+    case Verb::stats: stats(s, out, local); break;
     case Verb::verbosity: reply(out, c, "OK\r\n"); break;
     case Verb::quit: return false;
     case Verb::none: break;
@@ -348,9 +407,14 @@ Task<bool> send_all(Context& cx, Handle stream, Buffer& out) {
   co_return true;
 }
 
-Task<void> serve_connection(Server& s, Handle stream) {
-  Context& cx = *s.cx;
-  ++s.total_connections;
+Task<void> serve_connection(Worker& w, Handle stream) {
+  Context& cx = *w.cx;
+  Server& s = *w.s;
+  {
+    Guard g(s.lock);
+    ++s.total_connections;
+    ++s.core_connections[cx.env().core_index];
+  }
   Buffer in{&cx.heap()};
   Buffer out{&cx.heap()};
   bool open = in.reserve(kInitialIn);
@@ -360,9 +424,12 @@ Task<void> serve_connection(Server& s, Handle stream) {
     auto n = co_await cx.recv(stream, {in.data + in.len, in.cap - in.len});
     if (!n || *n == 0) break;  // the client went (or broke the connection)
     in.len += *n;
-    if (s.flush_at_ns != 0 && cx.now_ns() >= s.flush_at_ns) {
-      s.flush_at_ns = 0;
-      s.cache.flush();
+    {
+      Guard g(s.lock);
+      if (s.flush_at_ns != 0 && cx.now_ns() >= s.flush_at_ns) {
+        s.flush_at_ns = 0;
+        s.cache.flush();
+      }
     }
     // Every complete command in the buffer.
     for (;;) {
@@ -408,14 +475,25 @@ Task<void> serve_connection(Server& s, Handle stream) {
       }
       if (c.verb == Verb::get || c.verb == Verb::gets) {
         std::string_view keys = c.key_list;  // (in `in`, which stays as it is until consume)
-        while (!retrieve(s, c, &keys, out)) {
+        for (;;) {
+          bool done = false;
+          {
+            Guard g(s.lock);  // (items are copied into `out` under it: none can go meanwhile)
+            done = retrieve(s, c, &keys, out);
+          }
+          if (done) break;
           if (!co_await send_all(cx, stream, out)) {
             open = false;
             break;
           }
         }
-      } else if (!execute(s, c, data, out)) {
-        open = false;
+      } else {
+        bool go_on = true;
+        {
+          Guard g(s.lock);
+          go_on = execute(s, c, data, out, cx);
+        }
+        if (!go_on) open = false;
       }
       in.consume(used);
       if (!open) break;
@@ -437,14 +515,17 @@ Task<void> serve_connection(Server& s, Handle stream) {
   if (out.len > 0) (void)co_await send_all(cx, stream, out);
   in.release();
   out.release();
-  --s.connections;
+  {
+    Guard g(s.lock);
+    --s.connections;
+  }
   (void)co_await cx.close(stream);
   co_return;
 }
 
 // Over the connection limit: memcached's answer, then the connection is closed.
-Task<void> refuse_connection(Server& s, Handle stream) {
-  Context& cx = *s.cx;
+Task<void> refuse_connection(Worker& w, Handle stream) {
+  Context& cx = *w.cx;
   Buffer out{&cx.heap()};
   if (out.append(kTooMany)) (void)co_await send_all(cx, stream, out);
   out.release();
@@ -453,17 +534,119 @@ Task<void> refuse_connection(Server& s, Handle stream) {
   co_return;
 }
 
+// Core 0 accepts (one multishot accept) and deals the connections out round robin, memcached's way: its own it
+// serves at once; another core's go into that core's inbox, and its event is signalled. (Every core accepting on the
+// listener would not share the work: the first to run takes every connection waiting.)
+Task<void> hand_over(Worker& w, std::uint32_t core) {
+  Inbox& in = w.s->inbox[core];
+  (void)co_await w.cx->signal(in.event, 0, kInboxSignal);
+  co_return;
+}
+
+Task<int> accept_loop(Worker& w) {
+  Context& cx = *w.cx;
+  auto on_connection = [](void* worker, Handle stream) {
+    auto* wk = static_cast<Worker*>(worker);
+    Server& srv = *wk->s;
+    bool refuse = false;
+    std::uint32_t core = 0;
+    {
+      Guard g(srv.lock);
+      refuse = srv.connections >= srv.max_connections;
+      if (refuse) {
+        ++srv.rejected_connections;
+      } else {
+        ++srv.connections;
+        // The next core with an inbox ready and room in it; this one when none has.
+        for (std::uint32_t k = 0; k < srv.cores; ++k) {
+          const std::uint32_t c = (srv.next_core + k) % srv.cores;
+          if (c == 0 || (srv.inbox[c].ready && srv.inbox[c].tail - srv.inbox[c].head < kInboxSize)) {
+            core = c;
+            srv.next_core = c + 1;
+            break;
+          }
+        }
+        if (core != 0) {
+          Inbox& in = srv.inbox[core];
+          in.items[in.tail++ % kInboxSize] = stream;
+        }
+      }
+    }
+    if (refuse) {
+      wk->cx->spawn(refuse_connection(*wk, stream));
+    } else if (core == 0) {
+      wk->cx->spawn(serve_connection(*wk, stream));
+    } else {
+      wk->cx->spawn(hand_over(*wk, core));
+    }
+  };
+  // Multishot: armed until it fails (out of handles: that connection was closed; arm again after a pause).
+  for (;;) {
+    const auto r = co_await cx.accept_each(w.s->listener, on_connection, &w);
+    const Status st = r ? Status::ok : r.status();
+    if (st != Status::no_resources) {
+      co_await say(cx, "kv-server: accepting stopped: {}", abi::status_name(st));
+      break;
+    }
+    (void)co_await cx.sleep(1'000'000);
+  }
+  co_return 1;
+}
+
+// Another core: serves what core 0 puts in its inbox.
+Task<int> inbox_loop(Worker& w) {
+  Context& cx = *w.cx;
+  Server& s = *w.s;
+  const std::uint32_t me = cx.env().core_index;
+  Inbox& in = s.inbox[me];
+  auto ev = co_await cx.event_create();
+  if (!ev) cx.fatal("kv-server: no event for a core's inbox");
+  {
+    Guard g(s.lock);
+    in.event = *ev;
+    in.ready = true;
+  }
+  for (;;) {
+    if (!co_await cx.wait(in.event, kInboxSignal)) break;
+    (void)co_await cx.signal(in.event, kInboxSignal, 0);  // cleared before draining: a later push signals again
+    for (;;) {
+      Handle h{};
+      {
+        Guard g(s.lock);
+        if (in.head == in.tail) break;
+        h = in.items[in.head++ % kInboxSize];
+      }
+      cx.spawn(serve_connection(w, h));
+    }
+  }
+  co_return 1;
+}
+
+// Core 0's env is the first at the start of the program's memory; its program_word is how core 0 tells the others
+// where the shared store is.
+std::atomic_ref<std::uint64_t> published(Context& cx) {
+  auto* env0 = static_cast<abi::ProgramEnv*>(cx.env().memory);
+  return std::atomic_ref<std::uint64_t>(env0->program_word);
+}
+
 Task<int> kv_server_main(Context& cx) {
+  if (cx.env().core_index != 0) {
+    // The other cores: wait for core 0's store and listener, then accept and serve beside it.
+    while (published(cx).load(std::memory_order_acquire) == 0) (void)co_await cx.sleep(1'000'000);
+    auto* srv = reinterpret_cast<Server*>(published(cx).load(std::memory_order_acquire));
+    Worker* w = cx.heap().make<Worker>(Worker{&cx, srv});
+    if (w == nullptr) cx.fatal("kv-server: no memory");
+    co_return co_await inbox_loop(*w);
+  }
   const Args args(cx.args());
-  if (cx.env().core_index != 0) co_return 0;  // the item store is core 0's (see the header)
   const auto handles = cx.initial_handles();
   const std::uint64_t port = args.u64_or("port", 11311);
   const std::uint64_t address = args.u64_or("address", 0x7f000001);
-  // Items get three quarters of the heap, up to all but 8 MiB (connection buffers and task frames take the rest).
+  // Items get core 0's heap but for room for connections (their buffers and tasks, on every core's heap).
   const std::uint64_t heap = cx.heap().capacity();
   const std::uint64_t max_connections = args.u64_or("connections", kDefaultConnections);
   // Each connection: its input buffer, its task, replies waiting (2 KiB each, idle) beyond 8 MiB for big items.
-  std::uint64_t rest = (8ull << 20) + max_connections * 2048;
+  std::uint64_t rest = (8ull << 20) + max_connections * 2048 / cx.env().cores;
   if (rest > heap / 2) rest = heap / 2;
   const std::uint64_t memory = args.u64_or("memory", heap - rest);
   if (handles.empty() || !args.ok() || port > 65535 || address > 0xffffffffu || max_connections == 0 ||
@@ -478,6 +661,7 @@ Task<int> kv_server_main(Context& cx) {
   s->epoch_s = args.u64_or("epoch", 0);
   s->max_connections = max_connections;
   s->start_ns = cx.now_ns();
+  s->cores = cx.env().cores;
   auto l = co_await cx.listen(handles[0], abi::ipv4_endpoint(static_cast<std::uint32_t>(address),
                                                               static_cast<std::uint16_t>(port)),
                               abi::kMaxBacklog);
@@ -485,29 +669,14 @@ Task<int> kv_server_main(Context& cx) {
     co_await say(cx, "kv-server: cannot listen on port {}: {}", port, abi::status_name(l.status()));
     co_return 1;
   }
-  co_await say(cx, "kv-server: listening on {}.{}.{}.{}:{} with {} MiB for items", address >> 24,
-               (address >> 16) & 0xff, (address >> 8) & 0xff, address & 0xff, l->port, memory >> 20);
-  auto on_connection = [](void* server, Handle stream) {
-    auto* srv = static_cast<Server*>(server);
-    if (srv->connections >= srv->max_connections) {
-      ++srv->rejected_connections;
-      srv->cx->spawn(refuse_connection(*srv, stream));
-      return;
-    }
-    ++srv->connections;
-    srv->cx->spawn(serve_connection(*srv, stream));
-  };
-  // Multishot: armed until it fails (out of handles: that connection was closed; arm again after a pause).
-  for (;;) {
-    const auto r = co_await cx.accept_each(l->listener, on_connection, s);
-    const Status st = r ? Status::ok : r.status();
-    if (st != Status::no_resources) {
-      co_await say(cx, "kv-server: accepting stopped: {}", abi::status_name(st));
-      break;
-    }
-    (void)co_await cx.sleep(1'000'000);
-  }
-  co_return 1;
+  s->listener = l->listener;
+  co_await say(cx, "kv-server: listening on {}.{}.{}.{}:{} with {} MiB for items, on {} core(s)", address >> 24,
+               (address >> 16) & 0xff, (address >> 8) & 0xff, address & 0xff, l->port, memory >> 20,
+               cx.env().cores);
+  published(cx).store(reinterpret_cast<std::uint64_t>(s), std::memory_order_release);
+  Worker* w = cx.heap().make<Worker>(Worker{&cx, s});
+  if (w == nullptr) cx.fatal("kv-server: no memory");
+  co_return co_await accept_loop(*w);
 }
 
 }  // namespace

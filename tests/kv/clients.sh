@@ -2,16 +2,17 @@
 # kv-server against real memcached clients: starts `platypos-sim --scenario kv` (threads mode, a real socket), runs
 # libmemcached's protocol conformance test (memccapable -a, ASCII), memccp/memccat, pymemcache and nc against it,
 # then stops it with SIGINT and checks that it shut down cleanly (every page back, no socket left).
-#   tests/kv/clients.sh PLATYPOS_SIM
+#   tests/kv/clients.sh PLATYPOS_SIM [SCENARIO FLAGS...]   (e.g. --server-cores 2)
 set -euo pipefail
 sim=$1
+shift
 for tool in memccapable memccp memccat nc; do
   command -v "$tool" >/dev/null || { echo "clients.sh: $tool missing (./setup.sh installs it)"; exit 1; }
 done
-port=$((20000 + $$ % 20000))
+port=$((20000 + ($$ + 31 * $#) % 20000))
 work=$(mktemp -d)
 trap 'kill -INT $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-"$sim" --scenario kv --mode threads --listen 127.0.0.1:$port >"$work/out" 2>"$work/err" &
+"$sim" --scenario kv --mode threads --listen 127.0.0.1:$port "$@" >"$work/out" 2>"$work/err" &
 pid=$!
 for _ in $(seq 100); do grep -q "kv-server: listening" "$work/err" && break; sleep 0.1; done
 grep -q "kv-server: listening" "$work/err" || { echo "kv-server did not start:"; cat "$work/err"; exit 1; }
@@ -29,6 +30,22 @@ printf 'a file for memccp\n' >"$work/f.txt"
 (cd "$work" && memccp --servers=127.0.0.1:$port f.txt) || fail "memccp"
 [[ $(memccat --servers=127.0.0.1:$port f.txt) == "a file for memccp" ]] || fail "memccat"
 echo "memccp/memccat: round trip"
+
+# One item, many connections (on a server with several cores, they land on different cores: one store).
+printf 'set shared 5 0 3\r\nabc\r\n' | nc -q 1 127.0.0.1 $port >/dev/null
+for i in $(seq 16); do
+  got=$(printf 'get shared\r\n' | nc -q 1 127.0.0.1 $port | tr -d '\r')
+  [[ $got == $'VALUE shared 5 3\nabc\nEND' ]] || fail "connection $i: got '$got'"
+done
+echo "nc: an item set on one connection read on 16 others"
+if [[ " $* " == *" --server-cores 2 "* ]]; then
+  per_core=$(printf 'stats\r\n' | nc -q 1 127.0.0.1 $port | tr -d '\r' | grep total_connections_core_)
+  for core in 0 1; do
+    n=$(awk -v k="STAT total_connections_core_$core" 'index($0, k " ") == 1 { print $3 }' <<<"$per_core")
+    (( ${n:-0} > 0 )) || fail "core $core served no connection: $per_core"
+  done
+  echo "two cores: both served connections ($(echo $per_core | tr '\n' ' '))"
+fi
 
 if /usr/bin/python3 -c 'import pymemcache' 2>/dev/null; then
   /usr/bin/python3 - "$port" <<'PY' || fail "pymemcache"

@@ -123,12 +123,15 @@ std::string kv_name(const std::string& system, int hog, long rate) {
 std::optional<double> kv_value(const Results& r, const std::string& system, int hog, long rate, const char* field) {
   return evaluate(r, v(m("kv", kv_name(system, hog, rate), field)));
 }
-// Saturation: the highest achieved rate over the runs.
+// Sustained throughput: the highest rate achieved by a run whose p99.9 stayed under kKvSustainedP999Us (a server
+// that keeps up; one whose queue grows all through the run can still answer most requests within the timeout).
+constexpr double kKvSustainedP999Us = 100'000;
 std::optional<double> kv_saturation(const Results& r, const std::string& system, int hog) {
   std::optional<double> best;
   for (long rate : kv_rates(r, system, hog)) {
     const auto x = kv_value(r, system, hog, rate, "req_per_s");
-    if (x && (!best || *x > *best)) best = x;
+    const auto p = kv_value(r, system, hog, rate, "p999_us");
+    if (x && p && *p <= kKvSustainedP999Us && (!best || *x > *best)) best = x;
   }
   return best;
 }
@@ -140,7 +143,7 @@ std::string kv_table(const Results& r) {
     if (!kv_value(r, system, hog, rate, "p50_us")) return std::string("not run");
     std::string s = latencies(r, "kv", name, {"p50_us", "p99_us", "p999_us"});
     const auto t = kv_value(r, system, hog, rate, "timeouts");
-    if (t && *t > 0) s += " (" + format_value(*t, Unit::number) + " timed out)";
+    if (t && *t > 0) s += " (" + std::to_string(static_cast<long long>(*t)) + " timed out)";
     return s;
   };
   for (int hog : {0, 1}) {
@@ -170,15 +173,21 @@ std::string kv_table(const Results& r) {
   for (int hog : {0, 1}) {
     const auto ps = kv_saturation(r, "Platypos", hog), ms = kv_saturation(r, "Memcached", hog);
     const std::string when = hog != 0 ? ", with the neighbour" : ", alone";
+    // A sustained rate that is the highest one offered is a lower bound: the server kept up with all of it.
+    auto bound = [&](const std::string& system, double x) {
+      const auto rates = kv_rates(r, system, hog);
+      const bool top = !rates.empty() && x >= 0.99 * static_cast<double>(*std::max_element(rates.begin(), rates.end()));
+      return (top ? "≥ " : "") + format_value(x, Unit::rate);
+    };
     if (ps && ms) {
       if (const auto m2 = kv_saturation(r, "Memcached2", hog)) {
-        goals.push_back({"for reference: saturation throughput, PlatypOS ÷ memcached -t 2" + when,
-                         format_value(*ps, Unit::rate) + " / " + format_value(*m2, Unit::rate) + " = " +
+        goals.push_back({"for reference: sustained throughput, PlatypOS ÷ memcached -t 2" + when,
+                         bound("Platypos", *ps) + " / " + bound("Memcached2", *m2) + " = " +
                              format_ratio(*ps / *m2),
                          "(no goal)"});
       }
-      goals.push_back({"saturation throughput, PlatypOS ÷ memcached -t 1" + when,
-                       format_value(*ps, Unit::rate) + " / " + format_value(*ms, Unit::rate) + " = " +
+      goals.push_back({"sustained throughput (p99.9 under 100 ms), PlatypOS ÷ memcached -t 1" + when,
+                       bound("Platypos", *ps) + " / " + bound("Memcached", *ms) + " = " +
                            format_ratio(*ps / *ms),
                        "≥ 1×: " + std::string(*ps >= *ms ? "met" : "missed")});
       // The run nearest 70% of memcached's saturation.

@@ -41,6 +41,9 @@ struct ProgramEnv {
   std::uint64_t (*now_ns)();
   void (*work_ns)(std::uint64_t ns);
   void (*relax)();
+  // The program's own word: zero at launch, never read by the kernel. Core 0's env is the first at `memory`, so a
+  // program's cores can find what core 0 publishes in its env's word (kv-server: its shared item store).
+  std::uint64_t program_word;
 };
 
 // How the kernel finds a program linked into its image (there is no loader yet): PLATYPOS_PROGRAM(name, main) puts a
