@@ -56,7 +56,7 @@ test-tsan:
     cmake --build --preset hosted-tsan
     ctest --preset hosted-tsan
 
-# The long budgets (CI runs this after `just test`): ASan+UBSan, TSan, every fuzzer for FUZZ_SECONDS, schedule exploration, SEEDS seeds of fault-injection exploration of the default scenario (its echo run shortened to 300 requests to fit CI), then SEEDS seeds of the hostile scenario (500 round trips each)
+# The long budgets (CI runs this after `just test`): ASan+UBSan, TSan, every fuzzer for FUZZ_SECONDS, schedule exploration, SEEDS seeds of fault-injection exploration of the default scenario (its echo run shortened to 300 requests to fit CI), then SEEDS seeds of the hostile scenario (500 round trips each), then 200 seeds of kv-server on the modelled network with resetting clients
 test-all fuzz_seconds="60" seeds="2000":
     time just test-asan
     time just test-tsan
@@ -64,6 +64,7 @@ test-all fuzz_seconds="60" seeds="2000":
     time just loom
     time just explore {{seeds}} --program-args 'echo_count=300'
     time just explore {{seeds}} --scenario hostile --program-args 'count=500'
+    time just explore 200 --scenario kv --mode sim --duration 20ms --kv-resets 5000
 
 # Run every libFuzzer target (tests/fuzz/*_fuzzer.cpp) for SECONDS each, keeping a corpus in build/fuzz/corpus/
 fuzz seconds="60":

@@ -89,6 +89,12 @@ int main(int argc, char** argv) {
                  "kv and files scenarios: app cores the server gets (kv-server serves on all of them; file-server "
                  "on the first); --cpus must leave room for them beside the kernel cores")
       ->check(CLI::Range(1u, 16u));
+  app.add_option("--kv-clients", opt.kv_clients, "kv scenario in sim mode: modelled client connections (default 16)")
+      ->check(CLI::Range(1u, 1000u));
+  app.add_option("--kv-rate", opt.kv_rate, "kv scenario in sim mode: requests per second the clients offer (default 20000)")
+      ->check(CLI::Range(1.0, 10'000'000.0));
+  app.add_option("--kv-resets", opt.kv_resets_per_million,
+                 "kv scenario in sim mode: client connection resets per million requests (default 0)");
   app.add_option("--connections", opt.connections,
                  "kv scenario: connections kv-server holds open at once; beyond, a new one gets memcached's "
                  "'SERVER_ERROR too many open connections' (default 4096)")
@@ -172,9 +178,9 @@ int main(int argc, char** argv) {
   opt.mode = mode == "sim" ? Mode::sim : Mode::threads;
   opt.policy = policy == "dedicated" ? platypos::sched::Policy::dedicated : platypos::sched::Policy::timeshare;
   if ((opt.faults || ex.runs > 0) &&
-      (opt.mode != Mode::sim || (opt.scenario != "programs" && opt.scenario != "hostile"))) {
+      (opt.mode != Mode::sim || (opt.scenario != "programs" && opt.scenario != "hostile" && opt.scenario != "kv"))) {
     return usage(
-        "--faults and --explore need the programs or the hostile scenario in sim mode (the injector's "
+        "--faults and --explore need the programs, hostile or kv scenario in sim mode (the injector's "
         "decisions are deterministic only there)");
   }
   if (!opt.plant.empty() && !opt.faults && ex.runs == 0) return usage("--plant needs --faults (or --explore)");

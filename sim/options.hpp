@@ -30,7 +30,10 @@ struct Options {
   u64 kv_memory_bytes = 128ull << 20;   // kv and files scenarios: the server's memory
   std::string root;                     // files scenario: the directory served (empty: the current one)
   u32 server_cores = 1;                 // kv and files scenarios: the server's app cores
-  u64 connections = 4096;               // kv scenario: connections open at once (the server's handle table fits them)
+  u64 connections = 4096;
+  u32 kv_clients = 16;                  // kv scenario, sim mode: modelled client connections
+  double kv_rate = 20'000;              // kv scenario, sim mode: requests per second offered, all clients
+  u32 kv_resets_per_million = 0;        // kv scenario, sim mode: client resets per million requests               // kv scenario: connections open at once (the server's handle table fits them)
   std::string plant;  // --plant BUG: a planted bug for testing the checks (leak-on-kill, stuck-on-kill)  // --faults:
                       // seeded fault injection (sim/faults.hpp), programs scenario in sim mode
 

@@ -73,6 +73,18 @@ std::string Options::replay_command() const {
   if (faults) cmd += " --faults";
   if (!plant.empty()) cmd += " --plant " + plant;
   if (!program_args.empty()) cmd += " --program-args '" + program_args + "'";
+  if (scenario == "kv" || scenario == "files") {
+    if (server_cores != 1) cmd += " --server-cores " + std::to_string(server_cores);
+    if (mode == Mode::sim) {
+      char kv[160];
+      std::snprintf(kv, sizeof kv, " --kv-clients %u --kv-rate %g --kv-resets %u", kv_clients, kv_rate,
+                    kv_resets_per_million);
+      cmd += kv;
+    } else if (!listen.empty()) {
+      cmd += " --listen " + listen;
+    }
+    if (scenario == "files" && !root.empty()) cmd += " --root " + root;
+  }
   // Tracing changes the schedule (recording takes scheduling points): a traced run replays only traced.
   if (!trace_options().path.empty()) return cmd + " --trace FILE --trace-level " + trace_options().level;
   return cmd;

@@ -384,8 +384,10 @@ std::span<const Scenario> scenarios() {
        "run's; then nothing may be left (--program-args 'count=N hostile=N iters=N')",
        &run_hostile_scenario},
       {"kv",
-       "kv-server (a memcached-compatible server) on a real socket, threads mode only, until Ctrl-C (--listen "
-       "IPV4:PORT, default 127.0.0.1:11311; --kv-memory BYTES for the process; just serve)",
+       "kv-server (a memcached-compatible server). Threads mode: on a real socket until Ctrl-C (--listen IPV4:PORT, "
+       "default 127.0.0.1:11311; --kv-memory BYTES; --server-cores N; just serve). Sim mode: against modelled "
+       "clients on a modelled network, deterministic (--kv-clients N, --kv-rate REQ/S, --kv-resets PER_MILLION, "
+       "--duration)",
        &run_kv_scenario},
       {"files",
        "file-server (HTTP/1.1 GET/HEAD with keep-alive) for the files beneath --root DIR (default: .), read-only, on a "

@@ -26,6 +26,13 @@ if [[ $rc -eq 0 ]] && grep -q "explore: 8 of 8 seeds run, 0 failed" <<<"$out"; t
   echo "$out" | tail -30
 fi
 
+# 1a. kv-server on the modelled network explores too (resetting clients, injected faults).
+out=$("$sim" --explore 4 --jobs 2 --scenario kv --mode sim --duration 10ms --kv-resets 5000 \
+  --explore-logs "$work/kv" 2>"$work/kv.err") && rc=0 || rc=$?
+if [[ $rc -eq 0 ]] && grep -q "explore: 4 of 4 seeds run, 0 failed" <<<"$out"; then ok "4 kv seeds pass"; else
+  bad "explore 4 --scenario kv -> $rc"
+fi
+
 # 1b. The hostile scenario explores too (its hostile programs are its faults).
 out=$("$sim" --explore 4 --jobs 2 --scenario hostile --program-args 'count=200' --explore-logs "$work/hostile" \
   2>"$work/hostile.err")
@@ -77,8 +84,8 @@ expect2() {
     bad "platypos-sim $* -> $rc (want 2 and '$pattern')"
   fi
 }
-expect2 "hostile scenario in sim mode" --faults --mode threads
-expect2 "hostile scenario in sim mode" --explore 3 --scenario server
+expect2 "hostile or kv scenario in sim mode" --faults --mode threads
+expect2 "hostile or kv scenario in sim mode" --explore 3 --scenario server
 expect2 "--plant needs --faults" --plant leak-on-kill
 expect2 "--plant" --faults --plant nope
 expect2 "cannot --trace" --explore 2 --trace "$work/t.trace"
