@@ -58,6 +58,22 @@ struct KvWorld {
   u64 end_ns = 0;
 };
 
+// A serving supervisor's last act, once its server has exited: the runtime lets go of every ring, socket and file
+// request (a problem if that takes 5 s), then the scheduler stops. Returns when the runtime was done.
+u64 finish_serving(ring::Runtime& rt, std::vector<std::string>& problems) {
+  sched::Scheduler& s = sched::scheduler();
+  if (rt.shutdown(Platform::now_ns() + 5'000'000'000ull).is_error()) {
+    problems.push_back(std::to_string(rt.ring_count()) + " rings, " + std::to_string(rt.open_sockets()) +
+                       " sockets and " + std::to_string(rt.file_requests()) +
+                       " file requests still there 5 s after the server ended");
+    rt.stop();
+  }
+  const u64 end = Platform::now_ns();
+  while (s.live_tasks() > 1) s.sleep_for(10'000);
+  s.stop();
+  return end;
+}
+
 // A receive waits on every open connection: the CQ must have room for all of them, and for the rest.
 u32 cq_entries_for(u64 connections) {
   u32 n = abi::kDefaultCqEntries;
@@ -98,14 +114,7 @@ void kv_supervisor(void* arg) {
     w->exit_code = (*p)->exit_code();
     p->reset();
   }
-  if (rt.shutdown(Platform::now_ns() + 5'000'000'000ull).is_error()) {
-    w->problems.push_back(std::to_string(rt.ring_count()) + " rings and " + std::to_string(rt.open_sockets()) +
-                          " sockets still there 5 s after the server ended");
-    rt.stop();
-  }
-  w->end_ns = Platform::now_ns();
-  while (s.live_tasks() > 1) s.sleep_for(10'000);
-  s.stop();
+  w->end_ns = finish_serving(rt, w->problems);
 }
 
 }  // namespace
@@ -144,14 +153,7 @@ void kv_sim_supervisor(void* arg) {
     w->exit_code = (*p)->exit_code();
     p->reset();
   }
-  if (rt.shutdown(Platform::now_ns() + 5'000'000'000ull).is_error()) {
-    w->problems.push_back(std::to_string(rt.ring_count()) + " rings and " + std::to_string(rt.open_sockets()) +
-                          " sockets still there 5 s after the server ended");
-    rt.stop();
-  }
-  w->end_ns = Platform::now_ns();
-  while (s.live_tasks() > 1) s.sleep_for(10'000);
-  s.stop();
+  w->end_ns = finish_serving(rt, w->problems);
 }
 
 double percentile_us(std::vector<u64> v, double q) {

@@ -20,6 +20,7 @@
 #include <sstream>
 #include <string>
 
+#include "raw_op.hpp"
 #include "ring_world.hpp"
 
 namespace platypos::ring {
@@ -164,23 +165,8 @@ Task<int> file_escape_main(Context& cx) {
 PLATYPOS_USER_PROGRAM("t-file-escape", file_escape_main);
 
 // Rights and malformed entries, raw: each its status, nothing changed.
-user::Expected<std::int64_t> raw_result(std::int64_t r) {
-  if (r < 0) return abi::status_of(r);
-  return r;
-}
-Task<std::int64_t> raw(Context& cx, abi::Op op, std::uint32_t handle, std::uint64_t addr = 0, std::uint32_t len = 0,
-                       std::uint64_t arg0 = 0, std::uint64_t arg1 = 0) {
-  abi::Sqe s{};
-  s.opcode = static_cast<std::uint8_t>(op);
-  s.handle = handle;
-  s.addr = addr;
-  s.len = len;
-  s.arg0 = arg0;
-  s.arg1 = arg1;
-  auto r = co_await user::Operation<std::int64_t>(cx, s, &raw_result);
-  co_return r ? *r : -static_cast<std::int64_t>(r.status());
-}
-constexpr std::int64_t st(Status s) { return -static_cast<std::int64_t>(s); }
+using testing::raw;
+using testing::st;
 
 Task<int> file_hostile_main(Context& cx) {
   using abi::Op;
