@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -254,6 +255,71 @@ Task<int> file_abandon_main(Context& cx) {
 }
 PLATYPOS_USER_PROGRAM("t-file-abandon", file_abandon_main);
 
+// A second core rewrites the path while the first opens it: "sub/note.txt" (allowed) and "sub/../x.txt" (refused by
+// the kernel for its "..", though the host would resolve it beneath the directory). The kernel copies the path once
+// and checks and uses that copy, so every open either reads note.txt or is access_denied: never x.txt, which a
+// kernel that checked one read of the path and opened another would reach. (Torn copies, a mix of both, name nothing
+// that exists: not_found.)
+struct RaceShared {
+  char path[12];
+  std::atomic<int> stop{0};
+  std::atomic<int> ready{0};
+};
+Task<int> file_race_main(Context& cx) {
+  auto published = [&] {
+    auto* env0 = static_cast<abi::ProgramEnv*>(cx.env().memory);
+    return std::atomic_ref<std::uint64_t>(env0->program_word);
+  };
+  if (cx.env().core_index == 1) {
+    while (published().load(std::memory_order_acquire) == 0) cx.env().relax();
+    auto* sh = reinterpret_cast<RaceShared*>(published().load(std::memory_order_acquire));
+    constexpr std::string_view a = "sub/note.txt", b = "sub/../x.txt";
+    sh->ready.store(1);
+    for (std::uint64_t i = 0; sh->stop.load(std::memory_order_relaxed) == 0; ++i) {
+      const std::string_view p = (i & 1) != 0 ? a : b;
+      for (std::size_t k = 0; k < p.size(); ++k)
+        std::atomic_ref<char>(sh->path[k]).store(p[k], std::memory_order_relaxed);
+    }
+    co_return 0;
+  }
+  const Handle root = cx.initial_handles()[0];
+  auto* sh = cx.heap().make<RaceShared>();
+  if (sh == nullptr) co_return 120;
+  for (std::size_t k = 0; k < 12; ++k) sh->path[k] = "sub/note.txt"[k];
+  published().store(reinterpret_cast<std::uint64_t>(sh), std::memory_order_release);
+  while (sh->ready.load() == 0) (void)co_await cx.sleep(10'000);
+  int opened = 0, denied = 0, code = 0;
+  char buf[16];
+  for (int i = 0; i < 2000 && code == 0; ++i) {
+    abi::Sqe s{};
+    s.opcode = static_cast<std::uint8_t>(abi::Op::file_open_at);
+    s.handle = root.value;
+    s.addr = reinterpret_cast<std::uint64_t>(sh->path);
+    s.len = 12;
+    s.arg0 = kRead;
+    auto r = co_await user::Operation<std::int64_t>(cx, s, &testing::raw_result);
+    if (!r) {
+      // (A copy taken mid-rewrite mixes the two: "sub/no/x.txt" and the like, which do not exist.)
+      if (r.status() == Status::access_denied) {
+        ++denied;
+      } else if (r.status() != Status::not_found) {
+        code = 121;
+      }
+      continue;
+    }
+    const Handle f{static_cast<std::uint32_t>(*r)};
+    auto n = co_await cx.read_at(f, 0, buf);
+    if (!n || std::string_view(buf, *n) != "beneath\n") code = 122;  // x.txt: checked one path, opened another
+    ++opened;
+    (void)co_await cx.close(f);
+  }
+  sh->stop.store(1);  // (the other core makes no system call: it stops only when told)
+  // Both must have happened for the race to have been run at all.
+  if (code == 0 && (opened == 0 || denied == 0)) code = 123;
+  co_return code;
+}
+PLATYPOS_USER_PROGRAM("t-file-race", file_race_main);
+
 int count_fds() {
   int n = 0;
   if (DIR* d = opendir("/proc/self/fd")) {
@@ -278,6 +344,7 @@ struct Sandbox {
     std::filesystem::create_symlink("../outside.txt", root / "out-link");
     std::filesystem::create_symlink((parent / "outside.txt").string(), root / "abs-link");
     std::filesystem::create_symlink("..", root / "dir-link");
+    std::ofstream(root / "x.txt") << "dotdot\n";  // reachable as "sub/../x.txt", which the kernel refuses
     mkfifo((root / "pipe").c_str(), 0644);
   }
   ~Sandbox() { std::filesystem::remove_all(parent); }
@@ -287,7 +354,7 @@ struct FileRun {
   i64 exit_code = -1;
 };
 
-FileRun run_files(const char* program, const Sandbox& box, u64 memory = 16 * MiB) {
+FileRun run_files(const char* program, const Sandbox& box, u64 memory = 16 * MiB, u32 cores = 1) {
   FileRun out;
   RingWorld w(4, 1, 7, RingWorld::Mode::threads);
   hosted::UringNet dev(1);
@@ -301,7 +368,8 @@ FileRun run_files(const char* program, const Sandbox& box, u64 memory = 16 * MiB
     const hosted::UringNet* dev;
     u64 node;
     u64 memory;
-  } ctx{&w, &out, program, &dev, node, memory};
+    u32 cores;
+  } ctx{&w, &out, program, &dev, node, memory, cores};
   w.scheduler()
       .create_task(
           sched::kNoProcess, "supervisor",
@@ -313,7 +381,7 @@ FileRun run_files(const char* program, const Sandbox& box, u64 memory = 16 * MiB
                            .expect("directory");
             cap::Capability caps[1] = {
                 {dir.leak(), cap::Rights::read | cap::Rights::write | cap::Rights::duplicate, 0}};
-            auto p = rt.launch({.program = c->program, .memory_bytes = c->memory}, caps).expect("launch");
+            auto p = rt.launch({.program = c->program, .cores = c->cores, .memory_bytes = c->memory}, caps).expect("launch");
             (void)cap::wait_signals(*p, cap::kSignalExited, 0);
             c->out->exit_code = p->exit_code();
             p.reset();
@@ -360,6 +428,11 @@ TEST_F(FileHosted, MalformedEntriesAndMissingRightsGetTheirStatusAndChangeNothin
   std::stringstream ss;
   ss << note.rdbuf();
   EXPECT_EQ(ss.str(), "beneath\n");
+}
+
+TEST_F(FileHosted, APathASecondCoreRewritesIsCheckedAndOpenedFromOneCopy) {
+  Sandbox box;
+  EXPECT_EQ(run_files("t-file-race", box, 16 * MiB, 2).exit_code, 0);
 }
 
 TEST_F(FileHosted, AProgramThatDiesWithTransfersInFlightLeaksNothing) {
