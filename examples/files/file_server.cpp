@@ -11,8 +11,11 @@
 // next is read, so a slow reader holds one piece (and the kernel's send queue) of memory, not the file.
 // Serves on core 0.
 
+#include <platypos/base/format.hpp>
+
 #include "../support/args.hpp"
 #include "../support/console.hpp"
+#include "../support/text.hpp"
 #include "http.hpp"
 
 namespace platypos::examples::files {
@@ -24,13 +27,6 @@ using user::Status;
 using user::Task;
 
 
-// A view of s from `pos`, at most `n` bytes (substr without its throw: this is freestanding).
-inline std::string_view sub(std::string_view s, std::size_t pos, std::size_t n = std::string_view::npos) {
-  if (pos > s.size()) pos = s.size();
-  if (n > s.size() - pos) n = s.size() - pos;
-  return {s.data() + pos, n};
-}
-
 constexpr std::size_t kChunk = 64 * 1024;
 constexpr std::size_t kOutBytes = 2048;  // a response head, or an error response
 
@@ -41,35 +37,14 @@ struct Server {
   std::uint64_t requests = 0;
 };
 
-// A fixed-size text buffer for a response head.
-struct Out {
-  char data[kOutBytes];
-  std::size_t len = 0;
-  bool overflow = false;
-  void add(std::string_view s) {
-    if (len + s.size() > kOutBytes) {
-      overflow = true;
-      return;
-    }
-    for (char c : s) data[len++] = c;
-  }
-  void add_u64(std::uint64_t v) {
-    char tmp[24];
-    std::size_t n = 0;
-    do {
-      tmp[n++] = static_cast<char>('0' + v % 10);
-      v /= 10;
-    } while (v != 0);
-    while (n > 0) add({&tmp[--n], 1});
-  }
-  std::string_view view() const { return {data, len}; }
-};
+// A response head (or a short error response), formatted on the stack; truncated() if it did not fit.
+using Out = FormatBuffer<kOutBytes>;
 
 std::string_view content_type(std::string_view path) {
   std::size_t dot = path.size();
   while (dot > 0 && path[dot - 1] != '.' && path[dot - 1] != '/') --dot;
   if (dot == 0 || path[dot - 1] != '.') return "application/octet-stream";
-  const std::string_view ext = sub(path, dot);
+  const std::string_view ext = tail(path, dot);
   struct Type {
     std::string_view ext, type;
   };
@@ -90,7 +65,7 @@ std::string_view content_type(std::string_view path) {
 Task<bool> send_all(Context& cx, Handle stream, std::string_view bytes) {
   std::size_t off = 0;
   while (off < bytes.size()) {
-    auto n = co_await cx.send(stream, sub(bytes, off));
+    auto n = co_await cx.send(stream, tail(bytes, off));
     if (!n) co_return false;
     off += *n;
   }
@@ -98,35 +73,35 @@ Task<bool> send_all(Context& cx, Handle stream, std::string_view bytes) {
 }
 
 void head_start(Out& o, int code, bool keep_alive) {
-  o.add("HTTP/1.1 ");
-  o.add_u64(static_cast<std::uint64_t>(code));
-  o.add(" ");
-  o.add(reason(code));
-  o.add("\r\nServer: platypos-file-server\r\n");
-  o.add(keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
+  o.append("{}", "HTTP/1.1 ");
+  o.append("{}", static_cast<std::uint64_t>(code));
+  o.append("{}", " ");
+  o.append("{}", reason(code));
+  o.append("{}", "\r\nServer: platypos-file-server\r\n");
+  o.append("{}", keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
 }
 
 // A response without a file: a short text body saying what happened (none for HEAD).
 Task<bool> send_status(Context& cx, Handle stream, int code, bool keep_alive, bool head, std::string_view location) {
   Out o;
   head_start(o, code, keep_alive);
-  if (code == 405) o.add("Allow: GET, HEAD\r\n");
+  if (code == 405) o.append("{}", "Allow: GET, HEAD\r\n");
   if (!location.empty()) {
-    o.add("Location: ");
-    o.add(location);
-    o.add("\r\n");
+    o.append("{}", "Location: ");
+    o.append("{}", location);
+    o.append("{}", "\r\n");
   }
-  o.add("Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+  o.append("{}", "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
   const std::string_view why = reason(code);
-  o.add_u64(4 + why.size() + 1);
-  o.add("\r\n\r\n");
+  o.append("{}", 4 + why.size() + 1);
+  o.append("{}", "\r\n\r\n");
   if (!head) {
-    o.add_u64(static_cast<std::uint64_t>(code));
-    o.add(" ");
-    o.add(why);
-    o.add("\n");
+    o.append("{}", static_cast<std::uint64_t>(code));
+    o.append("{}", " ");
+    o.append("{}", why);
+    o.append("{}", "\n");
   }
-  co_return !o.overflow && co_await send_all(cx, stream, o.view());
+  co_return !o.truncated() && co_await send_all(cx, stream, o.view());
 }
 
 // Percent-encodes `path` for a Location header.
@@ -136,10 +111,10 @@ void add_encoded(Out& o, std::string_view path) {
     const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
                        c == '.' || c == '_' || c == '~' || c == '/';
     if (plain) {
-      o.add({&c, 1});
+      o.append("{}", std::string_view(&c, 1));
     } else {
       const char e[3] = {'%', kHex[(static_cast<unsigned char>(c) >> 4) & 15], kHex[static_cast<unsigned char>(c) & 15]};
-      o.add({e, 3});
+      o.append("{}", std::string_view(e, 3));
     }
   }
 }
@@ -179,10 +154,10 @@ Task<bool> serve(Server& s, Handle stream, const Request& r) {
       if (d) {
         (void)co_await cx.close(*d);
         Out loc;
-        loc.add("/");
+        loc.append("{}", "/");
         add_encoded(loc, file_path);
-        loc.add("/");
-        co_return !loc.overflow && co_await send_status(cx, stream, 301, r.keep_alive, head, loc.view());
+        loc.append("{}", "/");
+        co_return !loc.truncated() && co_await send_status(cx, stream, 301, r.keep_alive, head, loc.view());
       }
     }
     co_return co_await send_status(cx, stream, status_for(f.status()), r.keep_alive, head, {});
@@ -194,11 +169,11 @@ Task<bool> serve(Server& s, Handle stream, const Request& r) {
   }
   Out o;
   head_start(o, 200, r.keep_alive);
-  o.add("Content-Type: ");
-  o.add(content_type(file_path));
-  o.add("\r\nContent-Length: ");
-  o.add_u64(*size);
-  o.add("\r\n\r\n");
+  o.append("{}", "Content-Type: ");
+  o.append("{}", content_type(file_path));
+  o.append("{}", "\r\nContent-Length: ");
+  o.append("{}", *size);
+  o.append("{}", "\r\n\r\n");
   bool ok = co_await send_all(cx, stream, o.view());
   if (ok && !head && *size > 0) {
     char* chunk = static_cast<char*>(cx.heap().alloc(kChunk));

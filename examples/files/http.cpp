@@ -1,14 +1,9 @@
 #include "http.hpp"
 
+#include "../support/text.hpp"
+
 namespace platypos::examples::files {
 namespace {
-
-// A view of s from `pos`, at most `n` bytes (substr without its throw: this is freestanding).
-inline std::string_view sub(std::string_view s, std::size_t pos, std::size_t n = std::string_view::npos) {
-  if (pos > s.size()) pos = s.size();
-  if (n > s.size() - pos) n = s.size() - pos;
-  return {s.data() + pos, n};
-}
 
 
 bool is_tchar(char c) {
@@ -58,13 +53,13 @@ HttpParse refuse(int code, std::size_t head_bytes = 0) {
 }
 
 // The next line of the head: [pos, end of line) without its "\r\n" (or bare "\n"). False at a bare CR inside it.
-bool next_line(std::string_view head, std::size_t* pos, std::string_view* line) {
+bool next_line(std::string_view block, std::size_t* pos, std::string_view* line) {
   const std::size_t start = *pos;
   std::size_t i = start;
-  while (i < head.size() && head[i] != '\n') ++i;
+  while (i < block.size() && block[i] != '\n') ++i;
   std::size_t end = i;
-  if (end > start && head[end - 1] == '\r') --end;
-  *line = std::string_view(head.data() + start, end - start);
+  if (end > start && block[end - 1] == '\r') --end;
+  *line = std::string_view(block.data() + start, end - start);
   *pos = i + 1;
   for (char c : *line)
     if (c == '\r') return false;
@@ -76,7 +71,7 @@ void connection_options(std::string_view v, bool* close, bool* keep_alive) {
   while (!v.empty()) {
     std::size_t comma = 0;
     while (comma < v.size() && v[comma] != ',') ++comma;
-    const std::string_view opt = trim(sub(v, 0, comma));
+    const std::string_view opt = trim(head(v, comma));
     if (iequals(opt, "close")) *close = true;
     if (iequals(opt, "keep-alive")) *keep_alive = true;
     v.remove_prefix(comma < v.size() ? comma + 1 : comma);
@@ -87,7 +82,7 @@ void connection_options(std::string_view v, bool* close, bool* keep_alive) {
 int decode_path(std::string_view target, Request& r) {
   std::size_t end = 0;
   while (end < target.size() && target[end] != '?' && target[end] != '#') ++end;
-  const std::string_view raw = sub(target, 0, end);
+  const std::string_view raw = head(target, end);
   // Decode into a scratch copy first (segments are only known once decoded: "%2e%2e" is "..").
   char decoded[kMaxTarget];
   std::size_t n = 0;
@@ -168,13 +163,13 @@ HttpParse parse_request(std::string_view in) {
     if (in.size() >= kMaxHead) return refuse(431);
     return HttpParse{};
   }
-  const std::string_view head = sub(in, 0, end);
+  const std::string_view block = head(in, end);
   HttpParse p;
   p.head_bytes = end;
   Request& r = p.request;
   std::size_t pos = lead;
   std::string_view line;
-  if (!next_line(head, &pos, &line)) return refuse(400, end);
+  if (!next_line(block, &pos, &line)) return refuse(400, end);
   // The request line: method SP target SP version, single spaces.
   std::size_t sp1 = 0;
   while (sp1 < line.size() && line[sp1] != ' ') ++sp1;
@@ -182,11 +177,11 @@ HttpParse parse_request(std::string_view in) {
   std::size_t sp2 = sp1 + 1;
   while (sp2 < line.size() && line[sp2] != ' ') ++sp2;
   if (sp2 == line.size()) return refuse(400, end);
-  const std::string_view method = sub(line, 0, sp1);
-  const std::string_view target = sub(line, sp1 + 1, sp2 - sp1 - 1);
-  const std::string_view version = sub(line, sp2 + 1);
+  const std::string_view method = head(line, sp1);
+  const std::string_view target = head(tail(line, sp1 + 1), sp2 - sp1 - 1);
+  const std::string_view version = tail(line, sp2 + 1);
   if (!is_token(method) || target.empty()) return refuse(400, end);
-  if (version.size() != 8 || sub(version, 0, 5) != "HTTP/" || version[6] != '.' || version[5] < '0' ||
+  if (version.size() != 8 || head(version, 5) != "HTTP/" || version[6] != '.' || version[5] < '0' ||
       version[5] > '9' || version[7] < '0' || version[7] > '9') {
     return refuse(400, end);
   }
@@ -211,15 +206,15 @@ HttpParse parse_request(std::string_view in) {
   int hosts = 0;
   bool close = false, keep_alive = false;
   for (;;) {
-    if (!next_line(head, &pos, &line)) return refuse(400, end);
+    if (!next_line(block, &pos, &line)) return refuse(400, end);
     if (line.empty()) break;
     if (line[0] == ' ' || line[0] == '\t') return refuse(400, end);  // obsolete line folding
     std::size_t colon = 0;
     while (colon < line.size() && line[colon] != ':') ++colon;
     if (colon == line.size()) return refuse(400, end);
-    const std::string_view name = sub(line, 0, colon);
+    const std::string_view name = head(line, colon);
     if (!is_token(name)) return refuse(400, end);  // (also: whitespace before the colon)
-    const std::string_view value = trim(sub(line, colon + 1));
+    const std::string_view value = trim(tail(line, colon + 1));
     for (char c : value)
       if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) return refuse(400, end);
     if (iequals(name, "host")) {
