@@ -231,8 +231,7 @@ void SimNet::drive_stream(Client& c, u64 now) {
   if (w.closed) {
     c.socket = nullptr;
     c.connected = false;
-    s.set_device_id(0);  // (asked for again later, it names nothing: nothing to do)
-    s.device_detach();
+    s.device_detach();  // (clears its device id: asked for again later, it names nothing)
     --open_;
     ++c.generation;
     if (!listener_closed_) schedule(now + kReconnectNs, Ev::connect, c.index);
@@ -263,7 +262,6 @@ void SimNet::service(io::Socket& s) {
       c.pending = false;
     }
     listener_closed_ = true;
-    s.set_device_id(0);
     s.device_detach();
     --open_;
     return;
@@ -296,7 +294,6 @@ void SimNet::service(io::Socket& s) {
   // A connection of an earlier generation (reset by the client): let go once the program closes it.
   const io::Socket::Wants w = s.wants();
   if (w.closed) {
-    s.set_device_id(0);
     s.device_detach();
     --open_;
   }

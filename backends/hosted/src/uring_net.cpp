@@ -290,10 +290,7 @@ struct UringNet::LaneState {
     io::Socket* s = r->socket;
     delete r;
     open.fetch_sub(1, std::memory_order_relaxed);
-    // The socket may still be asked for again (an op on another kernel core put it on this lane's attention list,
-    // say, a receive's kick): from here it names no record, and service() has nothing to do for it.
-    s->set_device_id(0);
-    s->device_detach();
+    s->device_detach();  // (clears its device id: a later service() call finds no record)
   }
 
   Record* attach(io::Socket& s, int fd, bool listener) {

@@ -283,6 +283,9 @@ void Socket::device_attach() {
 }
 
 void Socket::device_detach() {
+  // It may be asked for again (an op on another kernel core can put it on the lane's attention list after this, a
+  // receive's kick, say): from here it names nothing of the device's, which then has nothing to do for it.
+  device_id_ = 0;
   lane_->socket_detached();
   release();
 }

@@ -173,7 +173,8 @@ class Socket : public ListNode<AttentionTag> {
   // --- The device's side (on the lane's core) ---
   // The device holds the socket from now on (one reference).
   void device_attach();
-  // The device has let go: no transfer in flight, nothing more will come. Drops its reference.
+  // The device has let go: no transfer in flight, nothing more will come. Clears the device id (a later service()
+  // call finds none) and drops its reference.
   void device_detach();
   // What the socket wants from the device, read under the socket's lock.
   struct Wants {
